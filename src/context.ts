@@ -1,0 +1,47 @@
+/**
+ * @module context
+ * What the two state machines share for the life of a proxy: the resolved config, the store,
+ * the origin client, the compiled policy, the busy entries (coalescing) and the counters.
+ */
+import type { ResolvedConfig } from './config/resolve.js'
+import type { BusyEntry } from './fetch/busy-entry.js'
+import type { OriginClient } from './origin/origin-client.js'
+import type { CompiledPolicy } from './policy/types.js'
+import type { CacheStore } from './store/types.js'
+import type { Logger } from './observe/logger.js'
+
+/** Final states of client requests, counted for /stats. */
+export interface Counters {
+  requests: number
+  hits: number
+  misses: number
+  passes: number
+  synths: number
+  coalesced: number
+  revalidations: number
+  originRequests: number
+  originErrors: number
+  incompleteBodies: number
+}
+
+export function newCounters(): Counters {
+  return { requests: 0, hits: 0, misses: 0, passes: 0, synths: 0, coalesced: 0, revalidations: 0, originRequests: 0, originErrors: 0, incompleteBodies: 0 }
+}
+
+export interface ProxyContext {
+  readonly config: ResolvedConfig
+  readonly store: CacheStore
+  readonly origin: OriginClient
+  readonly policy: CompiledPolicy
+  /** primary key → the fetch other requests for it may join */
+  readonly busy: Map<string, BusyEntry>
+  readonly counters: Counters
+  readonly log: Logger
+}
+
+/** The primary cache key: lower-cased host without the default port, then path and query (RFC 9111 §2). */
+export function makeCacheKey(host: string, path: string): string {
+  let h = host.toLowerCase()
+  if (h.endsWith(':80')) h = h.slice(0, -3)
+  return `${h}${path}`
+}

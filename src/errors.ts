@@ -1,0 +1,32 @@
+/**
+ * @module errors
+ * The one catalog of Lacquer's error codes (`ERR_<AREA>_<WHAT>`). The key equals the code;
+ * `statusCode` is what a client sees when the error ends its request. docs/errors.md is
+ * checked against this catalog by a test.
+ */
+
+export const ERRORS = {
+  ERR_HTTP_BAD_REQUEST: { statusCode: 400, message: 'malformed request' },
+  ERR_HTTP_HEADERS_TOO_LARGE: { statusCode: 431, message: 'request header fields too large or too many' },
+  ERR_HTTP_BAD_HOST: { statusCode: 400, message: 'missing, repeated or malformed Host header' },
+  ERR_HTTP_URI_TOO_LONG: { statusCode: 414, message: 'request target too long' },
+  ERR_ORIGIN_UNREACHABLE: { statusCode: 502, message: 'origin refused or reset the connection' },
+  ERR_ORIGIN_TIMEOUT: { statusCode: 504, message: 'origin did not answer in time' },
+  ERR_ORIGIN_BAD_RESPONSE: { statusCode: 502, message: 'origin sent an invalid HTTP response' },
+  ERR_ORIGIN_INCOMPLETE_BODY: { statusCode: 502, message: 'origin body ended early or was malformed' },
+  ERR_CONFIG_INVALID: { statusCode: 500, message: 'invalid configuration' },
+  ERR_SERVER_LISTEN: { statusCode: 500, message: 'cannot listen on the configured address' },
+} as const
+
+export type ErrorCode = keyof typeof ERRORS
+
+export class LacquerError extends Error {
+  readonly code: ErrorCode
+  readonly statusCode: number
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${ERRORS[code].message}: ${detail}` : ERRORS[code].message, options)
+    this.name = 'LacquerError'
+    this.code = code
+    this.statusCode = ERRORS[code].statusCode
+  }
+}

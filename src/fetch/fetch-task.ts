@@ -1,0 +1,246 @@
+/**
+ * @module fetch/fetch-task
+ * The origin-side state machine (Varnish's cache_fetch.c). One fetch per busy entry:
+ *
+ *   prepare ─▶ start ─┬─▶ revalidate ─▶ done      (304 on a stored response: headers merged)
+ *                     ├─▶ body ─▶ end ─▶ done      (streamed to clients, tee'd to the store)
+ *                     └─▶ error ─▶ done            (origin down, bad response, body cut short)
+ *
+ * Modes: `miss` (may store, other requests may join), `pass` (never stored, one client),
+ * `background` (a refresh nobody waits for). A fetch is never retried.
+ */
+import type { Readable } from 'node:stream'
+import type { ProxyContext } from '../context.js'
+import { makeCacheKey } from '../context.js'
+import { LacquerError } from '../errors.js'
+import { parseCacheControl, parseCdnCacheControl } from '../http-cache/cache-control.js'
+import { notModifiedSelects, validatorsFor } from '../http-cache/conditional.js'
+import { computeFreshness, isFresh } from '../http-cache/freshness.js'
+import { type HeaderList, type ReadonlyHeaderList, getAll, getFirst, has } from '../http-cache/header-list.js'
+import { SAFE_METHODS, mergeHeaders, stripHopByHop, urisToInvalidate } from '../http-cache/invalidation.js'
+import { parseVary, selectingValues } from '../http-cache/vary.js'
+import type { CacheStatusDetail } from '../observe/cache-status.js'
+import { classifyOriginError } from '../origin/origin-client.js'
+import type { RequestView } from '../policy/types.js'
+import type { ObjectHead, StoreWriter, StoredObject } from '../store/types.js'
+import { BusyEntry, type FetchedHead } from './busy-entry.js'
+
+export const FETCH_STATES = ['prepare', 'start', 'revalidate', 'body', 'end', 'error'] as const
+export type FetchState = (typeof FETCH_STATES)[number]
+
+/** Which fetch state may follow which: the source of the generated diagram. */
+export const FETCH_EXITS: Record<FetchState, readonly (FetchState | 'done')[]> = {
+  prepare: ['start'],
+  start: ['revalidate', 'body', 'error'],
+  revalidate: ['done'],
+  body: ['end', 'error'],
+  end: ['done'],
+  error: ['done'],
+}
+
+export type FetchMode = 'miss' | 'pass' | 'background'
+
+export interface FetchJob {
+  mode: FetchMode
+  key: string
+  request: RequestView
+  body?: Readable
+  /** a stored response to revalidate (RFC 9111 §4.3.1) */
+  stale?: StoredObject
+  /** Cache-Status detail for a pass */
+  passDetail?: CacheStatusDetail
+  /** forwards 1xx interim responses to the client that started the fetch (never stored) */
+  onInformational?: (status: number, headers: HeaderList) => void
+}
+
+/** How long a stale response with validators is kept for revalidation after it expires. */
+export const KEEP_FOR_REVALIDATION_MS = 3600_000
+/**
+ * How long a stale response is kept to be served while the origin is unreachable
+ * (RFC 9111 §4.2.4 allows serving stale when disconnected, unless a directive forbids it).
+ */
+export const KEEP_FOR_ERRORS_MS = 600_000
+
+/** Starts a fetch and returns its busy entry at once; the fetch runs on its own. */
+export function startFetch(ctx: ProxyContext, job: FetchJob): BusyEntry {
+  const busy = new BusyEntry(job.key, ctx.config.store.maxObjectBytes)
+  void runFetch(ctx, job, busy)
+  return busy
+}
+
+/** prepare: the origin request (Varnish mkbereq): hop-by-hop fields out, Via and X-Forwarded-* in. */
+export function prepareOriginHeaders(ctx: ProxyContext, job: FetchJob): HeaderList {
+  const isLookup = job.mode !== 'pass'
+  const out: HeaderList = []
+  for (const [name, value] of stripHopByHop(job.request.headers)) {
+    if (name === 'expect') continue
+    // a fetch that may be stored asks for the whole, unconditional representation;
+    // the client's own conditionals and ranges are answered from it (RFC 9111 §4.3.2)
+    if (isLookup && (name === 'if-none-match' || name === 'if-modified-since' || name === 'if-range' || name === 'range'
+      || name === 'if-match' || name === 'if-unmodified-since')) continue
+    out.push([name, value])
+  }
+  if (job.stale) out.push(...validatorsFor(job.stale.headers))
+  const via = `1.1 ${ctx.config.name}`
+  const previousVia = getAll(out, 'via')
+  removeAll(out, 'via')
+  out.push(['via', previousVia.length ? `${previousVia.join(', ')}, ${via}` : via])
+  const forwardedFor = getAll(out, 'x-forwarded-for')
+  removeAll(out, 'x-forwarded-for')
+  out.push(['x-forwarded-for', forwardedFor.length ? `${forwardedFor.join(', ')}, ${job.request.clientAddress}` : job.request.clientAddress])
+  if (!has(out, 'x-forwarded-proto')) out.push(['x-forwarded-proto', 'http'])
+  if (!has(out, 'x-forwarded-host')) out.push(['x-forwarded-host', job.request.host])
+  return out
+}
+
+function removeAll(headers: HeaderList, name: string): void {
+  for (let i = headers.length - 1; i >= 0; i--) if (headers[i]![0] === name) headers.splice(i, 1)
+}
+
+function parseContentLength(headers: ReadonlyHeaderList): number | undefined {
+  const value = getFirst(headers, 'content-length')
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined
+}
+
+async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Promise<void> {
+  const { request } = job
+  // ── prepare
+  const headers = prepareOriginHeaders(ctx, job)
+  const requestAt = Date.now()
+  ctx.counters.originRequests++
+  // ── start
+  let res
+  try {
+    res = await ctx.origin.request({
+      method: request.method, path: request.path, headers, body: job.body, onInformational: job.onInformational,
+    })
+  } catch (err) {
+    return fetchError(ctx, job, busy, classifyOriginError(err))
+  }
+  const responseAt = Date.now()
+  const received = stripHopByHop(res.headers)
+  const isBodyless = request.method === 'HEAD' || res.status === 204 || res.status === 304 || res.status < 200
+
+  // RFC 9111 §4.4: a successful unsafe request invalidates what it names
+  if (!SAFE_METHODS.has(request.method)) {
+    for (const path of urisToInvalidate(request.method, res.status, request.path, request.host, received)) {
+      await ctx.store.delete(makeCacheKey(request.host, path))
+    }
+  }
+
+  // ── revalidate: a 304 for the stored response we asked about (RFC 9111 §4.3.4)
+  if (job.stale && res.status === 304 && notModifiedSelects(received, job.stale.headers)) {
+    res.body.resume()
+    const merged = mergeHeaders(job.stale.headers, received)
+    const { cc, isTargeted } = effectiveDirectives(merged)
+    const freshness = computeFreshness(job.stale.status, merged, cc, isTargeted, requestAt, responseAt)
+    await ctx.store.update(job.stale, {
+      headers: merged, cc, isTargeted, freshness, status: job.stale.status, statusText: job.stale.statusText,
+      deleteAt: deleteAtFor(freshness, cc, merged),
+    })
+    ctx.counters.revalidations++
+    busy.setHead({
+      status: job.stale.status, statusText: job.stale.statusText, headers: merged, cc, freshness,
+      vary: job.stale.varyNames, varyValues: job.stale.varyValues,
+      isShareable: isFresh(freshness, responseAt) && !cc.noCache, isStored: true, revalidated: job.stale,
+    })
+    releaseBusy(ctx, busy)
+    return
+  }
+
+  // ── decide: stored? shared with coalesced waiters?
+  const { cc, isTargeted } = effectiveDirectives(received)
+  const freshness = computeFreshness(res.status, received, cc, isTargeted, requestAt, responseAt)
+  const vary = parseVary(received)
+  const varyValues = vary === '*' ? [] : selectingValues(request.headers, vary)
+  let isStored = false
+  let isShareable = false
+  let detail: CacheStatusDetail | undefined = job.passDetail
+  if (job.mode !== 'pass') {
+    const action = ctx.policy.backendResponse({ status: res.status, headers: received, cc, isTargeted, request })
+    if (action.action === 'store') {
+      isStored = true
+      isShareable = true
+    } else {
+      detail = action.detail
+      isShareable = action.isShareable
+    }
+  }
+  const hasValidator = has(received, 'etag') || has(received, 'last-modified')
+  if (isStored && freshness.lifetimeMs <= freshness.initialAgeMs && !hasValidator) {
+    isStored = false
+    detail = 'STALE-ON-ARRIVAL'
+  }
+  // waiters may only be handed a response that could be reused without validation
+  if (isShareable && (!isFresh(freshness, responseAt) || cc.noCache)) isShareable = false
+  const contentLength = parseContentLength(received)
+  let writer: StoreWriter | undefined
+  if (isStored && vary !== '*') {
+    const head: ObjectHead = {
+      key: job.key, status: res.status, statusText: res.statusText, headers: received, varyNames: vary, varyValues,
+      cc, isTargeted, freshness, deleteAt: deleteAtFor(freshness, cc, received),
+    }
+    writer = ctx.store.openWrite(head, contentLength)
+    if (!writer) { isStored = false; detail = 'TOO-LARGE' }
+  }
+  const fetched: FetchedHead = {
+    status: res.status, statusText: res.statusText, headers: received, cc, freshness, vary, varyValues,
+    isShareable, isStored, detail,
+  }
+  busy.cancel = () => res.body.destroy()
+  busy.setHead(fetched)
+  if (!isShareable) releaseBusy(ctx, busy)
+
+  // ── body: tee every chunk to the clients and the store
+  try {
+    if (isBodyless) {
+      res.body.resume()
+    } else {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        busy.push(chunk)
+        if (writer && !writer.write(chunk)) writer = undefined
+      }
+    }
+  } catch (err) {
+    writer?.abort()
+    return fetchError(ctx, job, busy, bodyError(err))
+  }
+  // ── end: commit to the store before the entry stops accepting joiners, so no gap opens
+  if (writer) await writer.end()
+  busy.finish()
+  releaseBusy(ctx, busy)
+}
+
+function bodyError(err: unknown): LacquerError {
+  const classified = classifyOriginError(err)
+  return classified.code === 'ERR_ORIGIN_TIMEOUT' ? classified : new LacquerError('ERR_ORIGIN_INCOMPLETE_BODY', classified.message, { cause: err })
+}
+
+/** error: nothing stored; the clients get a 502/504, or an aborted response if the head was sent. */
+function fetchError(ctx: ProxyContext, job: FetchJob, busy: BusyEntry, err: LacquerError): void {
+  ctx.counters.originErrors++
+  if (err.code === 'ERR_ORIGIN_INCOMPLETE_BODY') ctx.counters.incompleteBodies++
+  ctx.log('warn', 'origin fetch failed', { code: err.code, key: job.key, method: job.request.method, mode: job.mode, error: err.message })
+  busy.fail(err)
+  releaseBusy(ctx, busy)
+}
+
+function releaseBusy(ctx: ProxyContext, busy: BusyEntry): void {
+  if (ctx.busy.get(busy.key) === busy) ctx.busy.delete(busy.key)
+}
+
+/** RFC 9213 §2.1: a valid CDN-Cache-Control replaces Cache-Control for a CDN-like cache. */
+export function effectiveDirectives(headers: ReadonlyHeaderList) {
+  const targeted = parseCdnCacheControl(getAll(headers, 'cdn-cache-control'))
+  return targeted
+    ? { cc: targeted, isTargeted: true }
+    : { cc: parseCacheControl(getAll(headers, 'cache-control')), isTargeted: false }
+}
+
+/** How long the store may keep an object: its freshness, plus stale windows, plus time to revalidate. */
+export function deleteAtFor(freshness: ReturnType<typeof computeFreshness>, cc: { staleWhileRevalidate?: number; staleIfError?: number }, headers: ReadonlyHeaderList): number {
+  const expiresAt = freshness.responseAt + freshness.lifetimeMs - freshness.initialAgeMs
+  const staleWindowMs = Math.max(cc.staleWhileRevalidate ?? 0, cc.staleIfError ?? 0) * 1000
+  const keepMs = has(headers, 'etag') || has(headers, 'last-modified') ? KEEP_FOR_REVALIDATION_MS : KEEP_FOR_ERRORS_MS
+  return expiresAt + Math.max(staleWindowMs, keepMs)
+}

@@ -1,0 +1,107 @@
+/**
+ * @module fsm/deliver
+ * deliver — writes the response: a stored object (with Age, a 304 for a matching client
+ * conditional, a 206 for a single range) or a fetched one streamed as it arrives.
+ * Exits: finish.
+ */
+import { NOT_MODIFIED_FIELDS, hasClientConditional, isNotModified } from '../http-cache/conditional.js'
+import { ageHeaderValue } from '../http-cache/freshness.js'
+import { type HeaderList, getAll, has, removeHeader, setHeader } from '../http-cache/header-list.js'
+import { formatHttpDate } from '../http-cache/http-date.js'
+import { resolveRange } from '../http-cache/range.js'
+import { formatCacheStatus } from '../observe/cache-status.js'
+import type { BodySink } from '../fetch/busy-entry.js'
+import type { Next, Step } from './steps.js'
+import type { Transaction } from './transaction.js'
+
+export const deliver: Step = {
+  name: 'deliver',
+  exits: ['finish'],
+  run(tx) {
+    return tx.object ? deliverObject(tx) : deliverStream(tx)
+  },
+}
+
+/** Via (RFC 9110 §7.6.3) and Cache-Status (RFC 9211 §2: ours is the last member). */
+export function addProxyFields(tx: Transaction, headers: HeaderList): void {
+  const via = getAll(headers, 'via')
+  const ours = `1.1 ${tx.ctx.config.name}`
+  setHeader(headers, 'via', via.length ? `${via.join(', ')}, ${ours}` : ours)
+  const upstream = getAll(headers, 'cache-status')
+  const status = formatCacheStatus(tx.cacheStatus)
+  setHeader(headers, 'cache-status', upstream.length ? `${upstream.join(', ')}, ${status}` : status)
+}
+
+function notModified(tx: Transaction, headers: HeaderList): Next {
+  const out: HeaderList = headers.filter(([name]) => NOT_MODIFIED_FIELDS.has(name) || name === 'age')
+  addProxyFields(tx, out)
+  tx.sink.send(304, 'Not Modified', out, undefined)
+  return 'finish'
+}
+
+function canAnswerConditional(tx: Transaction, status: number): boolean {
+  const { method } = tx.request
+  return (method === 'GET' || method === 'HEAD') && status === 200 && hasClientConditional(tx.request.headers)
+}
+
+function deliverObject(tx: Transaction): Next {
+  const object = tx.object!
+  const now = Date.now()
+  const headers: HeaderList = object.headers.map(([k, v]) => [k, v])
+  // RFC 9111 §4: a stored response is sent with its current age (§5.1)
+  setHeader(headers, 'age', ageHeaderValue(object.freshness, now))
+  if (canAnswerConditional(tx, object.status) && isNotModified(tx.request.headers, object.headers, object.storedAt)) {
+    return notModified(tx, headers)
+  }
+  let body = object.body
+  let status = object.status
+  let statusText = object.statusText
+  if (object.status === 200 && tx.request.method === 'GET') {
+    const range = resolveRange(tx.request.headers, object.headers, body.length)
+    if (range.kind === 'partial') {
+      status = 206
+      statusText = 'Partial Content'
+      setHeader(headers, 'content-range', `bytes ${range.start}-${range.end}/${body.length}`)
+      body = body.subarray(range.start, range.end + 1)
+    } else if (range.kind === 'unsatisfiable') {
+      status = 416
+      statusText = 'Range Not Satisfiable'
+      setHeader(headers, 'content-range', `bytes */${body.length}`)
+      body = Buffer.alloc(0)
+    }
+  }
+  if (status === 204 || status === 304) removeHeader(headers, 'content-length')
+  else setHeader(headers, 'content-length', String(body.length))
+  addProxyFields(tx, headers)
+  tx.sink.send(status, statusText, headers, tx.request.method === 'HEAD' ? undefined : body)
+  return 'finish'
+}
+
+function deliverStream(tx: Transaction): Next | Promise<Next> {
+  const head = tx.head!
+  const busy = tx.busy!
+  const headers: HeaderList = head.headers.map(([k, v]) => [k, v])
+  if (head.isStored || head.isShareable) setHeader(headers, 'age', ageHeaderValue(head.freshness, Date.now()))
+  // RFC 9110 §6.6.1: a recipient with a clock adds Date when the origin sent none
+  if (!has(headers, 'date')) headers.push(['date', formatHttpDate(Date.now())])
+  if ((head.isStored || head.isShareable) && canAnswerConditional(tx, head.status)
+    && isNotModified(tx.request.headers, head.headers, head.freshness.responseAt)) {
+    return notModified(tx, headers)
+  }
+  addProxyFields(tx, headers)
+  tx.sink.start(head.status, head.statusText, headers)
+  if (tx.request.method === 'HEAD') {
+    tx.sink.end()
+    busy.subscribe({ onData() {}, onEnd() {}, onError() {} })
+    return 'finish'
+  }
+  return new Promise<Next>((resolve) => {
+    const sink: BodySink = {
+      onData: (chunk) => tx.sink.write(chunk),
+      onEnd: () => { tx.sink.end(); resolve('finish') },
+      onError: () => { tx.sink.abort(); resolve('finish') },
+    }
+    tx.sink.onClose(() => { busy.unsubscribe(sink); resolve('finish') })
+    busy.subscribe(sink)
+  })
+}

@@ -1,0 +1,17 @@
+/**
+ * @module fsm/finish
+ * finish — the response is complete (or aborted). Bookkeeping only.
+ * Exits: done.
+ */
+import type { Step } from './steps.js'
+
+export const finish: Step = {
+  name: 'finish',
+  exits: ['done'],
+  run(tx) {
+    tx.ctx.log('debug', 'request done', {
+      id: tx.id, method: tx.request.method, path: tx.request.path, trace: tx.trace.join('>'), ms: Date.now() - tx.startedAt,
+    })
+    return 'done'
+  },
+}

@@ -1,0 +1,98 @@
+/**
+ * @module fsm/lookup
+ * lookup — finds a stored response for the key and the request's selecting fields
+ * (RFC 9111 §4), or joins a fetch already under way for it (coalescing).
+ *   fresh                        → hit
+ *   stale, within swr            → hit (and one background refresh)       RFC 5861 §3
+ *   stale otherwise              → miss, revalidating it                   RFC 9111 §4.3
+ *   nothing, a joinable fetch    → wait for its head, then deliver it if it may be shared
+ *   nothing                      → miss (pass for HEAD and Range: nothing to store)
+ * Exits: hit, miss, pass, deliver, synth.
+ */
+import { LacquerError } from '../errors.js'
+import { isFresh, ttlMs } from '../http-cache/freshness.js'
+import { has } from '../http-cache/header-list.js'
+import { forbidsServingStale } from '../http-cache/storability.js'
+import { varyMatches } from '../http-cache/vary.js'
+import type { StoredObject } from '../store/types.js'
+import type { Next, Step } from './steps.js'
+import type { Transaction } from './transaction.js'
+
+export const lookup: Step = {
+  name: 'lookup',
+  exits: ['hit', 'miss', 'pass', 'deliver', 'synth'],
+  run(tx) {
+    const found = tx.ctx.store.lookup(tx.key, tx.request.headers)
+    return found instanceof Promise ? found.then((object) => afterLookup(tx, object)) : afterLookup(tx, found)
+  },
+}
+
+function afterLookup(tx: Transaction, object: StoredObject | undefined): Next | Promise<Next> {
+  const now = Date.now()
+  if (object) {
+    tx.object = object
+    if (isFresh(object.freshness, now) && !object.cc.noCache) return 'hit'
+    if (isWithinStaleWhileRevalidate(object, now)) {
+      tx.isStaleWhileRevalidate = true
+      return 'hit'
+    }
+    tx.cacheStatus.fwd = 'stale'
+    return joinOrMiss(tx)
+  }
+  tx.cacheStatus.fwd = 'uri-miss'
+  if (tx.request.method === 'HEAD') {
+    tx.cacheStatus.fwd = 'method'
+    return joinOrPass(tx)
+  }
+  if (has(tx.request.headers, 'range')) {
+    tx.passDetail = 'REQUEST-RANGE'
+    return 'pass'
+  }
+  return joinOrMiss(tx)
+}
+
+/** RFC 5861 §3, limited by RFC 9111 §4.2.4 (must-revalidate and friends forbid it). */
+function isWithinStaleWhileRevalidate(object: StoredObject, now: number): boolean {
+  const swr = object.cc.staleWhileRevalidate
+  if (swr === undefined || forbidsServingStale(object.cc)) return false
+  return -ttlMs(object.freshness, now) < swr * 1000
+}
+
+function joinOrMiss(tx: Transaction): Next | Promise<Next> {
+  const busy = tx.ctx.config.isCoalescing ? tx.ctx.busy.get(tx.key) : undefined
+  if (!busy || !busy.canJoin()) return 'miss'
+  return waitFor(tx, busy)
+}
+
+/** A HEAD with nothing stored may still ride on a GET under way; else it is forwarded as is. */
+function joinOrPass(tx: Transaction): Next | Promise<Next> {
+  const busy = tx.ctx.config.isCoalescing ? tx.ctx.busy.get(tx.key) : undefined
+  if (!busy || !busy.canJoin()) return 'pass'
+  return waitFor(tx, busy)
+}
+
+async function waitFor(tx: Transaction, busy: NonNullable<Transaction['busy']>): Promise<Next> {
+  busy.waiters++
+  tx.ctx.counters.coalesced++
+  tx.cacheStatus.collapsed = true
+  const head = await busy.whenHead()
+  if (head instanceof LacquerError) {
+    tx.synthetic = { status: head.statusCode, reason: head.message, error: head }
+    return 'synth'
+  }
+  // never hand one client's response to another unless it is shareable and selected for this request
+  const fits = head.isShareable && head.vary !== '*' && varyMatches(head.vary, head.varyValues, tx.request.headers)
+  if (!fits || !busy.canJoin()) {
+    tx.mustNotCoalesce = true
+    tx.cacheStatus.collapsed = false
+    tx.cacheStatus.detail = 'NOT-SHAREABLE'
+    return tx.request.method === 'HEAD' || has(tx.request.headers, 'range') ? 'pass' : 'miss'
+  }
+  if (head.revalidated) {
+    tx.object = head.revalidated
+    return 'hit'
+  }
+  tx.busy = busy
+  tx.head = head
+  return 'deliver'
+}

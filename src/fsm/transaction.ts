@@ -1,0 +1,72 @@
+/**
+ * @module fsm/transaction
+ * One client request as it moves through the states: a typed object, no string-keyed bag.
+ */
+import type { Readable } from 'node:stream'
+import type { ProxyContext } from '../context.js'
+import type { LacquerError } from '../errors.js'
+import type { BusyEntry, FetchedHead } from '../fetch/busy-entry.js'
+import type { HeaderList } from '../http-cache/header-list.js'
+import type { CacheStatus, CacheStatusDetail } from '../observe/cache-status.js'
+import type { StoredObject } from '../store/types.js'
+import type { State } from './steps.js'
+
+/** Where a response goes: implemented by http/ over node's ServerResponse. */
+export interface ClientSink {
+  /** a whole response at once (hits, synthetic answers) */
+  send(status: number, statusText: string, headers: HeaderList, body: Buffer | undefined): void
+  /** the head of a streamed response */
+  start(status: number, statusText: string, headers: HeaderList): void
+  write(chunk: Buffer): void
+  end(): void
+  /** a 1xx interim response (102, 103) ahead of the final one */
+  informational(status: number, headers: HeaderList): void
+  /** ends the connection without completing the response (never a truncated body that looks whole) */
+  abort(): void
+  onClose(listener: () => void): void
+  readonly isClosed: boolean
+}
+
+export interface ClientRequest {
+  method: string
+  /** path and query, origin-form */
+  path: string
+  host: string
+  headers: HeaderList
+  clientAddress: string
+}
+
+export interface Synthetic {
+  status: number
+  reason: string
+  detail?: CacheStatusDetail
+  error?: LacquerError
+}
+
+let nextId = 1
+
+export class Transaction {
+  readonly id = nextId++
+  readonly startedAt = Date.now()
+  key = ''
+  /** a stored response found by lookup (fresh or stale) */
+  object?: StoredObject
+  /** the fetch this request reads from (its own, or one it joined) */
+  busy?: BusyEntry
+  head?: FetchedHead
+  /** served stale while one background fetch refreshes it */
+  isStaleWhileRevalidate = false
+  /** must not join or create a shared fetch (a waiter whose leader's response did not fit it) */
+  mustNotCoalesce = false
+  passDetail?: CacheStatusDetail
+  synthetic?: Synthetic
+  readonly cacheStatus: CacheStatus = { hit: false }
+  readonly trace: State[] = []
+
+  constructor(
+    readonly ctx: ProxyContext,
+    readonly request: ClientRequest,
+    readonly body: Readable | undefined,
+    readonly sink: ClientSink,
+  ) {}
+}

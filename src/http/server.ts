@@ -1,0 +1,150 @@
+/**
+ * @module http/server
+ * The only place that touches node:http server objects: parses and checks the request
+ * (RFC 9112 framing is node's llhttp; Host, size and target checks are here), maps it to a
+ * Transaction, and adapts ServerResponse to the state machine's ClientSink.
+ */
+import http from 'node:http'
+import type { Socket } from 'node:net'
+import type { ProxyContext } from '../context.js'
+import { ERRORS, type ErrorCode } from '../errors.js'
+import { type HeaderList, fromRaw, getAll, toRaw } from '../http-cache/header-list.js'
+import { formatHttpDate } from '../http-cache/http-date.js'
+import { runTransaction } from '../fsm/run.js'
+import { type ClientSink, Transaction } from '../fsm/transaction.js'
+
+/** RFC 9110 §7.2 / RFC 3986 §3.2.2: reg-name or IP literal, optional port. */
+const HOST_PATTERN = /^(?:[a-zA-Z0-9\-._~!$&'()*+,;=%]+|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/
+
+export function createHttpServer(ctx: ProxyContext): http.Server {
+  const { limits } = ctx.config
+  const server = http.createServer({
+    maxHeaderSize: limits.maxHeaderBytes,
+    requireHostHeader: true,
+    keepAlive: true,
+    keepAliveTimeout: 5_000,
+    headersTimeout: 30_000,
+    requestTimeout: 0,
+  })
+  server.maxHeadersCount = limits.maxHeaderCount + 1
+  server.on('request', (req, res) => handleRequest(ctx, req, res))
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(ctx, err, socket))
+  return server
+}
+
+function rejectMalformed(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
+  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HTTP_HEADERS_TOO_LARGE'
+    : err.code === 'HPE_URI_TOO_LONG' ? 'ERR_HTTP_URI_TOO_LONG' : 'ERR_HTTP_BAD_REQUEST'
+  ctx.log('info', 'malformed request rejected', { code, parser: err.code, remote: socket.remoteAddress })
+  const { statusCode, message } = ERRORS[code]
+  const body = `${statusCode} ${message}\n`
+  socket.end(`HTTP/1.1 ${statusCode} ${http.STATUS_CODES[statusCode]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n`
+    + `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Status: ${ctx.config.name}; detail=BAD-REQUEST\r\nLacquer-Error: ${code}\r\n\r\n${body}`)
+}
+
+function answerError(ctx: ProxyContext, res: http.ServerResponse, code: ErrorCode, why: string): void {
+  const { statusCode, message } = ERRORS[code]
+  ctx.log('info', 'request rejected', { code, why })
+  const body = `${statusCode} ${message}: ${why}\n`
+  res.shouldKeepAlive = false
+  res.writeHead(statusCode, {
+    'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close',
+    'cache-status': `${ctx.config.name}; detail=BAD-REQUEST`, 'lacquer-error': code, date: formatHttpDate(Date.now()),
+  })
+  res.end(body)
+}
+
+function handleRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const { limits } = ctx.config
+  const headers = fromRaw(req.rawHeaders)
+  if (headers.length > limits.maxHeaderCount) return answerError(ctx, res, 'ERR_HTTP_HEADERS_TOO_LARGE', `more than ${limits.maxHeaderCount} header fields`)
+  const url = req.url ?? ''
+  if (Buffer.byteLength(url) > limits.maxUrlBytes) return answerError(ctx, res, 'ERR_HTTP_URI_TOO_LONG', `request target over ${limits.maxUrlBytes} bytes`)
+  const hosts = getAll(headers, 'host')
+  if (hosts.length !== 1 || !HOST_PATTERN.test(hosts[0]!)) return answerError(ctx, res, 'ERR_HTTP_BAD_HOST', 'exactly one valid Host field is required (RFC 9112 §3.2)')
+  let path = url
+  let host = hosts[0]!
+  if (!url.startsWith('/')) {
+    // absolute-form (RFC 9112 §3.2.2): the target's authority replaces Host
+    if (/^https?:\/\//i.test(url)) {
+      try {
+        const parsed = new URL(url)
+        path = parsed.pathname + parsed.search
+        host = parsed.host
+      } catch {
+        return answerError(ctx, res, 'ERR_HTTP_BAD_REQUEST', 'malformed absolute-form request target')
+      }
+    } else if (!(url === '*' && req.method === 'OPTIONS')) {
+      return answerError(ctx, res, 'ERR_HTTP_BAD_REQUEST', 'request target must be origin-form (/path) or absolute-form')
+    }
+  }
+  if (req.method === 'CONNECT') return answerError(ctx, res, 'ERR_HTTP_BAD_REQUEST', 'CONNECT is not supported by a reverse proxy')
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
+  const tx = new Transaction(
+    ctx,
+    { method: req.method ?? 'GET', path, host, headers, clientAddress: req.socket.remoteAddress ?? '' },
+    hasBody ? req : undefined,
+    new ResponseSink(res),
+  )
+  if (!hasBody) req.resume()
+  runTransaction(tx).catch((err) => {
+    ctx.log('error', 'transaction failed', { error: (err as Error)?.stack ?? String(err) })
+    res.destroy()
+  })
+}
+
+/** ClientSink over node's ServerResponse. */
+class ResponseSink implements ClientSink {
+  constructor(private readonly res: http.ServerResponse) {}
+
+  get isClosed(): boolean {
+    return this.res.destroyed || this.res.writableEnded
+  }
+
+  send(status: number, statusText: string, headers: HeaderList, body: Buffer | undefined): void {
+    if (this.isClosed) return
+    this.writeHead(status, statusText, headers)
+    this.res.end(body)
+  }
+
+  start(status: number, statusText: string, headers: HeaderList): void {
+    if (this.isClosed) return
+    this.writeHead(status, statusText, headers)
+  }
+
+  write(chunk: Buffer): void {
+    if (!this.isClosed) this.res.write(chunk)
+  }
+
+  end(): void {
+    if (!this.isClosed) this.res.end()
+  }
+
+  abort(): void {
+    this.res.destroy()
+  }
+
+  informational(status: number, headers: HeaderList): void {
+    if (this.isClosed || this.res.headersSent) return
+    if (status === 103) {
+      const hints: Record<string, string | string[]> = {}
+      for (const [name, value] of headers) {
+        const previous = hints[name]
+        hints[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value]
+      }
+      this.res.writeEarlyHints(hints)
+    } else if (status === 102) {
+      this.res.writeProcessing()
+    }
+  }
+
+  onClose(listener: () => void): void {
+    this.res.once('close', listener)
+  }
+
+  private writeHead(status: number, statusText: string, headers: HeaderList): void {
+    const text = statusText && /^[\t\x20-\x7e\x80-\xff]*$/.test(statusText) ? statusText : undefined
+    this.res.writeHead(status, text, toRaw(headers))
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * @module store/memory-store
+ * The embedded default store: a byte-bounded LRU in the process's memory. Objects are
+ * kept as one contiguous Buffer each, so a hit is one write.
+ */
+import { varyMatches } from '../http-cache/vary.js'
+import type { HeaderList } from '../http-cache/header-list.js'
+import type { CacheStore, ObjectHead, StoreStats, StoreWriter, StoredObject } from './types.js'
+
+/** Bytes counted per object beyond its body and header text (maps, arrays, the object itself). */
+export const MEMORY_OBJECT_OVERHEAD = 512
+
+export interface MemoryStoreOptions {
+  maxBytes: number
+  maxObjectBytes: number
+}
+
+interface Slot {
+  object: StoredObject
+  bytes: number
+  id: string
+}
+
+export class MemoryStore implements CacheStore {
+  readonly name = 'memory'
+  private readonly maxBytes: number
+  private readonly maxObjectBytes: number
+  /** LRU order: the first slot is the least recently used. */
+  private readonly lru = new Map<string, Slot>()
+  /** primary key → slot ids of its variants, oldest first */
+  private readonly variants = new Map<string, string[]>()
+  private bytes = 0
+  private evictions = 0
+  private nextId = 0
+
+  constructor(options: MemoryStoreOptions) {
+    if (!(options.maxBytes > 0)) throw new RangeError(`memory store: maxBytes must be > 0, got ${options.maxBytes}`)
+    if (!(options.maxObjectBytes > 0)) throw new RangeError(`memory store: maxObjectBytes must be > 0, got ${options.maxObjectBytes}`)
+    this.maxBytes = options.maxBytes
+    this.maxObjectBytes = Math.min(options.maxObjectBytes, options.maxBytes)
+  }
+
+  lookup(key: string, request: HeaderList): StoredObject | undefined {
+    const ids = this.variants.get(key)
+    if (ids === undefined) return undefined
+    const now = Date.now()
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const slot = this.lru.get(ids[i]!)
+      if (slot === undefined) continue
+      const { object } = slot
+      if (object.deleteAt <= now) { this.remove(slot); continue }
+      if (object.varyNames.length > 0 && !varyMatches(object.varyNames, object.varyValues, request)) continue
+      // refresh LRU position
+      this.lru.delete(slot.id)
+      this.lru.set(slot.id, slot)
+      return object
+    }
+    return undefined
+  }
+
+  openWrite(head: ObjectHead, expectedBytes?: number): StoreWriter | undefined {
+    if (expectedBytes !== undefined && expectedBytes > this.maxObjectBytes) return undefined
+    const chunks: Buffer[] = []
+    let size = 0
+    let isOpen = true
+    return {
+      write: (chunk: Buffer) => {
+        if (!isOpen) return false
+        size += chunk.length
+        if (size > this.maxObjectBytes) { isOpen = false; chunks.length = 0; return false }
+        chunks.push(chunk)
+        return true
+      },
+      end: () => {
+        if (!isOpen) return
+        isOpen = false
+        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
+        this.insert({ ...head, body, storedAt: Date.now() })
+      },
+      abort: () => { isOpen = false; chunks.length = 0 },
+    }
+  }
+
+  update(object: StoredObject, head: Parameters<CacheStore['update']>[1]): void {
+    const oldBytes = headerBytes(object.headers)
+    Object.assign(object, head)
+    const ids = this.variants.get(object.key)
+    if (!ids) return
+    for (const id of ids) {
+      const slot = this.lru.get(id)
+      if (slot?.object === object) {
+        const delta = headerBytes(object.headers) - oldBytes
+        slot.bytes += delta
+        this.bytes += delta
+      }
+    }
+    this.evict()
+  }
+
+  delete(key: string): number {
+    const ids = this.variants.get(key)
+    if (!ids) return 0
+    let removed = 0
+    for (const id of [...ids]) {
+      const slot = this.lru.get(id)
+      if (slot) { this.remove(slot); removed++ }
+    }
+    this.variants.delete(key)
+    return removed
+  }
+
+  stats(): StoreStats {
+    return { objects: this.lru.size, bytes: this.bytes, maxBytes: this.maxBytes, evictions: this.evictions }
+  }
+
+  async close(): Promise<void> {
+    this.lru.clear()
+    this.variants.clear()
+    this.bytes = 0
+  }
+
+  private insert(object: StoredObject): void {
+    const bytes = object.body.length + headerBytes(object.headers) + MEMORY_OBJECT_OVERHEAD
+    if (bytes > this.maxBytes) return
+    // a new response replaces the stored one for the same secondary key (RFC 9111 §4.1, §3)
+    const ids = this.variants.get(object.key)
+    if (ids) {
+      for (const id of [...ids]) {
+        const slot = this.lru.get(id)
+        if (slot && sameVariant(slot.object, object)) this.remove(slot)
+      }
+    }
+    const id = `${this.nextId++}`
+    const slot: Slot = { object, bytes, id }
+    this.lru.set(id, slot)
+    const list = this.variants.get(object.key)
+    if (list) list.push(id)
+    else this.variants.set(object.key, [id])
+    this.bytes += bytes
+    this.evict()
+  }
+
+  private evict(): void {
+    while (this.bytes > this.maxBytes) {
+      const oldest = this.lru.values().next().value as Slot | undefined
+      if (!oldest) break
+      this.remove(oldest)
+      this.evictions++
+    }
+  }
+
+  private remove(slot: Slot): void {
+    if (!this.lru.delete(slot.id)) return
+    this.bytes -= slot.bytes
+    const ids = this.variants.get(slot.object.key)
+    if (ids) {
+      const at = ids.indexOf(slot.id)
+      if (at >= 0) ids.splice(at, 1)
+      if (ids.length === 0) this.variants.delete(slot.object.key)
+    }
+  }
+}
+
+function headerBytes(headers: HeaderList): number {
+  let n = 0
+  for (const [k, v] of headers) n += k.length + v.length + 4
+  return n
+}
+
+function sameVariant(a: StoredObject, b: StoredObject): boolean {
+  if (a.varyNames.length !== b.varyNames.length) return false
+  for (let i = 0; i < a.varyNames.length; i++) {
+    if (a.varyNames[i] !== b.varyNames[i] || a.varyValues[i] !== b.varyValues[i]) return false
+  }
+  return true
+}

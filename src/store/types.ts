@@ -1,0 +1,68 @@
+/**
+ * @module store/types
+ * The `CacheStore` contract: where stored responses live. A store keeps bytes and picks the
+ * variant that matches a request's selecting fields (via http-cache/vary, so every store
+ * matches the same way); it never judges freshness. See docs/adr/0002-store-contract.md.
+ */
+import type { CacheControl } from '../http-cache/cache-control.js'
+import type { Freshness } from '../http-cache/freshness.js'
+import type { HeaderList } from '../http-cache/header-list.js'
+
+/** A complete stored response: one variant of one primary key. */
+export interface StoredObject {
+  /** primary cache key (host + path + query, after normalisation) */
+  readonly key: string
+  status: number
+  statusText: string
+  /** stored fields: hop-by-hop fields removed (RFC 9111 §3.1) */
+  headers: HeaderList
+  /** selecting field names from Vary (RFC 9111 §4.1), lower-case; empty when none */
+  readonly varyNames: readonly string[]
+  /** the normalised values of those fields in the request that caused it to be stored */
+  readonly varyValues: ReadonlyArray<string | null>
+  /** the effective caching directives (CDN-Cache-Control when valid, else Cache-Control) */
+  cc: CacheControl
+  isTargeted: boolean
+  freshness: Freshness
+  /** the store may drop the object after this instant (epoch ms) */
+  deleteAt: number
+  readonly body: Buffer
+  readonly storedAt: number
+}
+
+/** Metadata known when a write is opened: everything but the body. */
+export type ObjectHead = Omit<StoredObject, 'body' | 'storedAt'>
+
+/** A body being written into a store while it streams to clients. */
+export interface StoreWriter {
+  /** Appends a chunk; returns false when the object grew past the store's limit (the write is then aborted). */
+  write(chunk: Buffer): boolean
+  /** Commits the object: it becomes visible to lookups only now, and only if whole. */
+  end(): void | Promise<void>
+  /** Drops everything written so far; nothing becomes visible. */
+  abort(): void
+}
+
+export interface StoreStats {
+  objects: number
+  bytes: number
+  maxBytes: number
+  evictions: number
+}
+
+export interface CacheStore {
+  readonly name: string
+  /**
+   * The newest variant of `key` whose selecting fields match `request`, or undefined.
+   * Synchronous for in-memory stores so that a hit costs no microtask.
+   */
+  lookup(key: string, request: HeaderList): StoredObject | undefined | Promise<StoredObject | undefined>
+  /** Opens a write for a new object; undefined when the store declines (e.g. too large). */
+  openWrite(head: ObjectHead, expectedBytes?: number): StoreWriter | undefined
+  /** Replaces the metadata of a stored object in place (a 304 or HEAD update, RFC 9111 §4.3.4). */
+  update(object: StoredObject, head: Pick<StoredObject, 'headers' | 'cc' | 'isTargeted' | 'freshness' | 'deleteAt' | 'status' | 'statusText'>): void | Promise<void>
+  /** Removes every variant of `key`; returns how many were removed. */
+  delete(key: string): number | Promise<number>
+  stats(): StoreStats
+  close(): Promise<void>
+}
