@@ -1,0 +1,105 @@
+/**
+ * The built `lacquer` binary: serve and demo start, answer and stop on SIGTERM; bad options
+ * and a port in use are refused with the problem named and a non-zero exit.
+ */
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import net from 'node:net'
+import { after, test } from 'node:test'
+import { startOrigin } from '../helpers/origin.js'
+import { cacheStatus, isHit, request } from '../helpers/proxy.js'
+
+const BIN = 'dist/src/cli/main.js'
+const children: ChildProcess[] = []
+after(() => { for (const child of children) if (child.exitCode === null) child.kill('SIGKILL') })
+
+function run(args: string[]) {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d) => { stdout += d })
+  child.stderr!.on('data', (d) => { stderr += d })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return {
+    child, exited,
+    get stdout() { return stdout },
+    get stderr() { return stderr },
+    async waitFor(pattern: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
+      const until = Date.now() + ms
+      for (;;) {
+        const m = stdout.match(pattern)
+        if (m) return m
+        if (child.exitCode !== null || Date.now() > until) throw new Error(`no ${pattern} in stdout=${stdout} stderr=${stderr}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    },
+  }
+}
+
+test('serve: proxies and caches, then exits 0 on SIGTERM', async () => {
+  const origin = await startOrigin({ '/': (_req, res) => { res.writeHead(200, { 'cache-control': 'max-age=60' }); res.end('home') } })
+  const cli = run(['serve', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn'])
+  const [, url] = await cli.waitFor(/serving (http:\/\/\S+)/)
+  assert.equal((await request(`${url}/`)).body, 'home')
+  const second = await request(`${url}/`)
+  assert.ok(isHit(second), cacheStatus(second))
+  cli.child.kill('SIGTERM')
+  assert.equal(await cli.exited, 0)
+  await origin.close()
+})
+
+test('serve: a bad --origin is refused with the option named and exit status 2', async () => {
+  const cli = run(['serve', '--origin', 'ftp://example', '--listen', '127.0.0.1:0', '--no-admin'])
+  assert.equal(await cli.exited, 2)
+  assert.match(cli.stderr, /ERR_CONFIG_INVALID/)
+  assert.match(cli.stderr, /origin: "ftp:\/\/example"/)
+})
+
+test('serve: a bad size is refused with the option named', async () => {
+  const cli = run(['serve', '--origin', 'http://127.0.0.1:1', '--store-size', 'lots', '--listen', '127.0.0.1:0', '--no-admin'])
+  assert.equal(await cli.exited, 2)
+  assert.match(cli.stderr, /storeSize: "lots" is not valid; use a size such as 256mb/)
+})
+
+test('serve: a port in use is named and the exit status is 1', async () => {
+  const blocker = net.createServer()
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r))
+  const port = (blocker.address() as net.AddressInfo).port
+  const cli = run(['serve', '--origin', 'http://127.0.0.1:1', '--listen', `127.0.0.1:${port}`, '--no-admin'])
+  assert.equal(await cli.exited, 1)
+  assert.match(cli.stderr, new RegExp(`ERR_SERVER_LISTEN.*127\\.0\\.0\\.1:${port} is already in use`))
+  blocker.close()
+})
+
+test('serve: a missing --origin is refused', async () => {
+  const cli = run(['serve', '--listen', '127.0.0.1:0'])
+  assert.notEqual(await cli.exited, 0)
+  assert.match(cli.stderr, /--origin/)
+})
+
+test('demo: prints the URLs and serves the sample site through the cache', async () => {
+  const cli = run(['demo', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--origin-listen', '127.0.0.1:0'])
+  const [, url] = await cli.waitFor(/site through Lacquer: (http:\/\/\S+?)\/\n/)
+  const [, adminUrl] = await cli.waitFor(/admin:\s+(http:\/\/\S+?)\/stats/)
+  const first = await request(`${url}/cached`)
+  assert.equal(first.status, 200)
+  assert.match(first.body, /A cached page/)
+  const second = await request(`${url}/cached`)
+  assert.ok(isHit(second), cacheStatus(second))
+  assert.equal(second.body, first.body)
+  const login = await request(`${url}/login?user=bob`)
+  assert.match(String(login.headers['set-cookie']), /session=bob/)
+  assert.match(cacheStatus(login), /RESPONSE-SET-COOKIE|RESPONSE-NO-STORE/)
+  const me = await request(`${url}/api/me`, { headers: { cookie: 'session=bob-1' } })
+  assert.equal(JSON.parse(me.body).user, 'bob')
+  assert.match(cacheStatus(me), /fwd=bypass; .*detail=REQUEST-COOKIE/)
+  const fr = await request(`${url}/vary`, { headers: { 'accept-language': 'fr' } })
+  const de = await request(`${url}/vary`, { headers: { 'accept-language': 'de' } })
+  assert.match(fr.body, /Bonjour/)
+  assert.match(de.body, /Hallo/)
+  const stats = JSON.parse((await request(`${adminUrl}/stats`)).body)
+  assert.ok(stats.hits >= 1 && stats.passes >= 1)
+  cli.child.kill('SIGTERM')
+  assert.equal(await cli.exited, 0)
+})
