@@ -88,6 +88,13 @@ function deliverStream(tx: Transaction): Next | Promise<Next> {
     && isNotModified(tx.request.headers, head.headers, head.freshness.responseAt)) {
     return notModified(tx, headers)
   }
+  if (tx.sink.isClosed) {
+    // the client went away while the origin was answering: nobody reads this body
+    const nobody: BodySink = { onData() {}, onEnd() {}, onError() {} }
+    busy.subscribe(nobody)
+    busy.unsubscribe(nobody)
+    return 'finish'
+  }
   addProxyFields(tx, headers)
   tx.sink.start(head.status, head.statusText, headers)
   if (tx.request.method === 'HEAD') {
