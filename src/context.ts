@@ -39,9 +39,14 @@ export interface ProxyContext {
   readonly log: Logger
 }
 
-/** The primary cache key: lower-cased host without the default port, then path and query (RFC 9111 §2). */
-export function makeCacheKey(host: string, path: string): string {
+/**
+ * The primary cache key: the target URI (RFC 9111 §2) — scheme, lower-cased host without the
+ * default port, path and query. The scheme is what the client's TLS terminator said
+ * (X-Forwarded-Proto), so a response made for http never answers https, and the reverse.
+ */
+export function makeCacheKey(scheme: 'http' | 'https', host: string, path: string): string {
   let h = host.toLowerCase()
-  if (h.endsWith(':80')) h = h.slice(0, -3)
-  return `${h}${path}`
+  if (scheme === 'http' && h.endsWith(':80')) h = h.slice(0, -3)
+  else if (scheme === 'https' && h.endsWith(':443')) h = h.slice(0, -4)
+  return `${scheme}://${h}${path}`
 }

@@ -88,8 +88,12 @@ export function prepareOriginHeaders(ctx: ProxyContext, job: FetchJob): HeaderLi
   const forwardedFor = getAll(out, 'x-forwarded-for')
   removeAll(out, 'x-forwarded-for')
   out.push(['x-forwarded-for', forwardedFor.length ? `${forwardedFor.join(', ')}, ${job.request.clientAddress}` : job.request.clientAddress])
-  if (!has(out, 'x-forwarded-proto')) out.push(['x-forwarded-proto', 'http'])
-  if (!has(out, 'x-forwarded-host')) out.push(['x-forwarded-host', job.request.host])
+  // both are set from what the cache key uses, never taken from the client unchecked:
+  // an unkeyed forwarded header is a cache-poisoning vector
+  removeAll(out, 'x-forwarded-proto')
+  out.push(['x-forwarded-proto', job.request.scheme])
+  removeAll(out, 'x-forwarded-host')
+  out.push(['x-forwarded-host', job.request.host])
   return out
 }
 
@@ -115,6 +119,13 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
       method: request.method, path: request.path, headers, body: job.body, onInformational: job.onInformational,
     })
   } catch (err) {
+    const body = job.body as (Readable & { complete?: boolean }) | undefined
+    if (body && (body.errored || body.complete === false) && body.destroyed) {
+      // the client's request body broke off: the client's fault, not the origin's
+      busy.fail(new LacquerError('ERR_HTTP_BAD_REQUEST', 'the request body ended early', { cause: err }))
+      releaseBusy(ctx, busy)
+      return
+    }
     return fetchError(ctx, job, busy, classifyOriginError(err))
   }
   const responseAt = Date.now()
@@ -124,7 +135,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   // RFC 9111 §4.4: a successful unsafe request invalidates what it names
   if (!SAFE_METHODS.has(request.method)) {
     for (const path of urisToInvalidate(request.method, res.status, request.path, request.host, received)) {
-      await ctx.store.delete(makeCacheKey(request.host, path))
+      await ctx.store.delete(makeCacheKey(request.scheme, request.host, path))
     }
   }
 
@@ -134,15 +145,19 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     const merged = mergeHeaders(job.stale.headers, received)
     const { cc, isTargeted } = effectiveDirectives(merged)
     const freshness = computeFreshness(job.stale.status, merged, cc, isTargeted, requestAt, responseAt)
-    await ctx.store.update(job.stale, {
-      headers: merged, cc, isTargeted, freshness, status: job.stale.status, statusText: job.stale.statusText,
-      deleteAt: deleteAtFor(freshness, cc, merged),
-    })
+    const updated = { headers: merged, cc, isTargeted, freshness, status: job.stale.status, statusText: job.stale.statusText, deleteAt: deleteAtFor(freshness, cc, merged) }
     ctx.counters.revalidations++
+    // the updated response goes through the same policy as a new one: a 304 that sets a
+    // cookie or turns private belongs to this client alone and must not reach the store
+    const action = ctx.policy.backendResponse({ status: job.stale.status, headers: merged, cc, isTargeted, request })
+    const isStorable = action.action === 'store'
+    if (isStorable) await ctx.store.update(job.stale, updated)
+    const revalidated: StoredObject = isStorable ? job.stale : { ...job.stale, ...updated }
     busy.setHead({
       status: job.stale.status, statusText: job.stale.statusText, headers: merged, cc, freshness,
       vary: job.stale.varyNames, varyValues: job.stale.varyValues,
-      isShareable: isFresh(freshness, responseAt) && !cc.noCache, isStored: true, revalidated: job.stale,
+      isShareable: isStorable && isFresh(freshness, responseAt) && !cc.noCache, isStored: isStorable, revalidated,
+      detail: action.action === 'dontStore' ? action.detail : undefined,
     })
     releaseBusy(ctx, busy)
     return

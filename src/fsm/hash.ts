@@ -1,6 +1,6 @@
 /**
  * @module fsm/hash
- * hash — computes the primary cache key (RFC 9111 §2: the target URI; host + path + query).
+ * hash — computes the primary cache key (RFC 9111 §2: the target URI; scheme + host + path + query).
  * Exits: lookup.
  */
 import { makeCacheKey } from '../context.js'
@@ -10,7 +10,7 @@ export const hash: Step = {
   name: 'hash',
   exits: ['lookup'],
   run(tx) {
-    tx.key = makeCacheKey(tx.request.host, tx.request.path)
+    tx.key = makeCacheKey(tx.request.scheme, tx.request.host, tx.request.path)
     return 'lookup'
   },
 }

@@ -32,6 +32,7 @@ export interface ClientRequest {
   /** path and query, origin-form */
   path: string
   host: string
+  scheme: 'http' | 'https'
   headers: HeaderList
   clientAddress: string
 }

@@ -8,7 +8,7 @@ import http from 'node:http'
 import type { Socket } from 'node:net'
 import type { ProxyContext } from '../context.js'
 import { ERRORS, type ErrorCode } from '../errors.js'
-import { type HeaderList, fromRaw, getAll, toRaw } from '../http-cache/header-list.js'
+import { type HeaderList, fromRaw, getAll, removeHeader, toRaw } from '../http-cache/header-list.js'
 import { formatHttpDate } from '../http-cache/http-date.js'
 import { runTransaction } from '../fsm/run.js'
 import { type ClientSink, Transaction } from '../fsm/transaction.js'
@@ -29,6 +29,11 @@ export function createHttpServer(ctx: ProxyContext): http.Server {
   server.maxHeadersCount = limits.maxHeaderCount + 1
   server.on('request', (req, res) => handleRequest(ctx, req, res))
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(ctx, err, socket))
+  // CONNECT (tunnels) is for forward proxies: answered, never forwarded
+  server.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
+    const err = Object.assign(new Error('CONNECT is not supported by a reverse proxy'), { code: 'CONNECT' })
+    rejectMalformed(ctx, err, socket)
+  })
   return server
 }
 
@@ -61,6 +66,11 @@ function handleRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.S
   if (headers.length > limits.maxHeaderCount) return answerError(ctx, res, 'ERR_HTTP_HEADERS_TOO_LARGE', `more than ${limits.maxHeaderCount} header fields`)
   const url = req.url ?? ''
   if (Buffer.byteLength(url) > limits.maxUrlBytes) return answerError(ctx, res, 'ERR_HTTP_URI_TOO_LONG', `request target over ${limits.maxUrlBytes} bytes`)
+  const codings = getAll(headers, 'transfer-encoding')
+  if (codings.length > 0 && codings.join(',').split(',').pop()!.trim().toLowerCase() !== 'chunked') {
+    // RFC 9112 §6.3: chunked must be the final coding of a request, else its length is unknowable
+    return answerError(ctx, res, 'ERR_HTTP_BAD_REQUEST', 'Transfer-Encoding of a request must end in chunked')
+  }
   const hosts = getAll(headers, 'host')
   if (hosts.length !== 1 || !HOST_PATTERN.test(hosts[0]!)) return answerError(ctx, res, 'ERR_HTTP_BAD_HOST', 'exactly one valid Host field is required (RFC 9112 §3.2)')
   let path = url
@@ -72,18 +82,28 @@ function handleRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.S
         const parsed = new URL(url)
         path = parsed.pathname + parsed.search
         host = parsed.host
+        // RFC 9112 §3.2.2: the target's authority replaces the received Host, for the key and the origin alike
+        for (const field of headers) if (field[0] === 'host') field[1] = host
       } catch {
         return answerError(ctx, res, 'ERR_HTTP_BAD_REQUEST', 'malformed absolute-form request target')
       }
-    } else if (!(url === '*' && req.method === 'OPTIONS')) {
+    } else if (url === '*' && req.method === 'OPTIONS') {
+      // RFC 9110 §9.3.7: a question about the server itself, answered by Lacquer
+      res.writeHead(204, { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', date: formatHttpDate(Date.now()), 'cache-status': `${ctx.config.name}; fwd=method` })
+      res.end()
+      return
+    } else {
       return answerError(ctx, res, 'ERR_HTTP_BAD_REQUEST', 'request target must be origin-form (/path) or absolute-form')
     }
   }
-  if (req.method === 'CONNECT') return answerError(ctx, res, 'ERR_HTTP_BAD_REQUEST', 'CONNECT is not supported by a reverse proxy')
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
+  // X-Forwarded-Proto from a TLS terminator in front says the scheme; anything but http/https is dropped
+  const forwardedProto = getAll(headers, 'x-forwarded-proto')
+  const scheme = forwardedProto.length === 1 && forwardedProto[0]!.trim().toLowerCase() === 'https' ? 'https' : 'http'
+  if (forwardedProto.length > 0) removeHeader(headers, 'x-forwarded-proto')
   const tx = new Transaction(
     ctx,
-    { method: req.method ?? 'GET', path, host, headers, clientAddress: req.socket.remoteAddress ?? '' },
+    { method: req.method ?? 'GET', path, host, scheme, headers, clientAddress: req.socket.remoteAddress ?? '' },
     hasBody ? req : undefined,
     new ResponseSink(res),
   )

@@ -13,6 +13,8 @@ export interface RequestView {
   /** path and query as received */
   readonly path: string
   readonly host: string
+  /** the scheme the client used, as told by X-Forwarded-Proto (http when absent or invalid) */
+  readonly scheme: 'http' | 'https'
   readonly headers: ReadonlyHeaderList
   readonly clientAddress: string
 }
