@@ -180,7 +180,9 @@ describe('parseOriginUrl', () => {
 
   test('not a URL', () => {
     assertConfigError(() => parseOriginUrl('not a url'), 'origin', '"not a url"', /use http:\/\/HOST:PORT, e\.g\. http:\/\/127\.0\.0\.1:3000/)
-    assertConfigError(() => parseOriginUrl('127.0.0.1:3000'), 'origin', '"127.0.0.1:3000"', /only http:\/\/ origins/)
+    assertConfigError(() => parseOriginUrl('127.0.0.1:3000'), 'origin', '"127.0.0.1:3000"', /use http:\/\/HOST:PORT/)
+    // "localhost:3000" parses as a URL with the scheme "localhost:"
+    assertConfigError(() => parseOriginUrl('localhost:3000'), 'origin', '"localhost:3000"', /only http:\/\/ origins \(or unix:\/path\) are supported/)
   })
 
   test('path, query, fragment or credentials are refused', () => {

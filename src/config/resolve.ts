@@ -105,7 +105,10 @@ export function parseOriginUrl(value: string): string {
 export function resolveConfig(options: ProxyOptions): ResolvedConfig {
   const o = { ...DEFAULTS, ...stripUndefined(options) }
   const maxBytes = size('storeSize', o.storeSize)
-  const maxObjectBytes = size('maxObjectSize', o.maxObjectSize)
+  // the default object limit shrinks to fit a small store; an explicit one must fit
+  const maxObjectBytes = options.maxObjectSize === undefined
+    ? Math.min(size('maxObjectSize', o.maxObjectSize), maxBytes)
+    : size('maxObjectSize', o.maxObjectSize)
   if (maxObjectBytes > maxBytes) throw invalid('maxObjectSize', o.maxObjectSize, `it must not exceed storeSize (${o.storeSize})`)
   const connections = Number(o.originConnections)
   if (!Number.isInteger(connections) || connections < 1) throw invalid('originConnections', o.originConnections, 'use a whole number ≥ 1')

@@ -134,7 +134,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
 
   // RFC 9111 §4.4: a successful unsafe request invalidates what it names
   if (!SAFE_METHODS.has(request.method)) {
-    for (const path of urisToInvalidate(request.method, res.status, request.path, request.host, received)) {
+    for (const path of urisToInvalidate(request.method, res.status, request.path, request.host, received, request.scheme)) {
       await ctx.store.delete(makeCacheKey(request.scheme, request.host, path))
     }
   }

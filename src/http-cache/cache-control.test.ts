@@ -202,7 +202,7 @@ describe('parseCacheControl', () => {
 describe('parseSfDictionary (RFC 8941 §4.2.2)', () => {
   test('parses every bare item type', () => {
     assert.deepEqual(parseSfDictionary('a=1, b=-2, c=1.5, d="x y", e=tok/en, f=?0, g=?1, h=:aGk=:, i'), [
-      ['a', 1], ['b', -2], ['c', 1.5], ['d', 'x y'], ['e', 'tok/en'], ['f', false], ['g', true], ['h', 'aGk='], ['i', true],
+      ['a', 1], ['b', -2], ['c', { decimal: 1.5 }], ['d', 'x y'], ['e', 'tok/en'], ['f', false], ['g', true], ['h', 'aGk='], ['i', true],
     ])
   })
 

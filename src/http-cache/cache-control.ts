@@ -186,7 +186,8 @@ export function parseCdnCacheControl(fieldLines: readonly string[] | undefined):
   return cc
 }
 
-type SfBare = number | string | boolean
+/** A bare item; a Decimal is boxed so it is never mistaken for an Integer (`1.0`). */
+type SfBare = number | string | boolean | { decimal: number }
 
 /**
  * A small RFC 8941 §4.2.2 dictionary parser: keys, bare items (integer, decimal, string,
@@ -212,7 +213,7 @@ export function parseSfDictionary(input: string): Array<[string, SfBare]> | unde
       if (!m) return undefined
       i += m[0].length
       if (m[1] === undefined && m[0].replace('-', '').length > 15) return undefined
-      return Number(m[0])
+      return m[1] === undefined ? Number(m[0]) : { decimal: Number(m[0]) }
     }
     if (c === '"') {
       i++

@@ -56,9 +56,10 @@ export const NOT_MODIFIED_FIELDS = new Set([
 ])
 
 /**
- * RFC 9111 §4.3.4: a 304 selects the stored response when the validators agree: a strong
- * ETag equal to the stored one, else a Last-Modified equal to the stored one, else (no
- * validator in the 304) the single stored response.
+ * RFC 9111 §4.3.4: a 304 selects the stored response when the validators agree: an ETag
+ * equal to the stored one, else a Last-Modified equal to the stored one (or the stored
+ * response has none: it is the one we asked about, as Lacquer revalidates one response at a
+ * time), else (no validator in the 304) the single stored response.
  */
 export function notModifiedSelects(notModified: ReadonlyHeaderList, stored: ReadonlyHeaderList): boolean {
   const newTag = getFirst(notModified, 'etag')

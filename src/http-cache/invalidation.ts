@@ -13,23 +13,26 @@ export const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
  * URI, and the URIs in Location and Content-Location when they have the same origin.
  * Returns the paths (path + query) to invalidate on `host`.
  */
-export function urisToInvalidate(method: string, status: number, targetPath: string, host: string, response: ReadonlyHeaderList): string[] {
+export function urisToInvalidate(
+  method: string, status: number, targetPath: string, host: string, response: ReadonlyHeaderList, scheme: 'http' | 'https' = 'http',
+): string[] {
   if (SAFE_METHODS.has(method) || status < 200 || status >= 400) return []
   const out = [targetPath]
   for (const name of ['location', 'content-location']) {
     for (const value of getAll(response, name)) {
-      const path = sameOriginPath(value, host, targetPath)
+      const path = sameOriginPath(value, scheme, host, targetPath)
       if (path !== undefined && !out.includes(path)) out.push(path)
     }
   }
   return out
 }
 
-function sameOriginPath(reference: string, host: string, basePath: string): string | undefined {
+/** The path of `reference` when it has the same origin (scheme, host, port; RFC 6454) as the target. */
+function sameOriginPath(reference: string, scheme: string, host: string, basePath: string): string | undefined {
   try {
-    const base = new URL(`http://${host}${basePath}`)
+    const base = new URL(`${scheme}://${host}${basePath}`)
     const url = new URL(reference, base)
-    if (url.host !== base.host) return undefined
+    if (url.origin !== base.origin) return undefined
     return url.pathname + url.search
   } catch {
     return undefined

@@ -22,6 +22,7 @@ export function resolveRange(request: ReadonlyHeaderList, stored: ReadonlyHeader
   if (m[1] === '') {
     const suffix = Number(m[2])
     if (suffix === 0) return { kind: 'unsatisfiable' }
+    if (size === 0) return { kind: 'full' } // no byte to send; §14.2 lets us ignore the Range
     return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 }
   }
   const start = Number(m[1])

@@ -20,14 +20,15 @@ export function parseVary(headers: ReadonlyHeaderList): string[] | '*' {
 
 /**
  * The normalised value of one selecting field in a request (RFC 9111 §4.1 allows
- * normalisation): lines combined, whitespace around list members removed;
- * `Accept-Language` members also lower-cased and put in a stable order.
+ * normalisation where it does not change the meaning): lines combined, whitespace around
+ * list members removed; `Accept-Language` members also lower-cased (language tags are
+ * case-insensitive, RFC 5646 §2.1.1). Order is kept: it can mean preference (RFC 9110 §12.5.4).
  */
 export function normalisedFieldValue(request: ReadonlyHeaderList, name: string): string | null {
   const lines = getAll(request, name)
   if (lines.length === 0) return null
-  const members = lines.join(',').split(',').map((m) => m.replace(/\s+/g, ''))
-  if (name === 'accept-language') return members.map((m) => m.toLowerCase()).filter(Boolean).sort().join(',')
+  const members = lines.join(',').split(',').map((m) => m.trim())
+  if (name === 'accept-language') return members.map((m) => m.toLowerCase().replace(/\s*;\s*/g, ';')).filter(Boolean).join(',')
   return members.join(',')
 }
 

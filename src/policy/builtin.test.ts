@@ -14,7 +14,7 @@ import {
 import type { Policy, RequestView, ResponseView } from './types.js'
 
 function req(overrides: Partial<RequestView> = {}): RequestView {
-  return { method: 'GET', path: '/', host: 'example.com', headers: [], clientAddress: '127.0.0.1', ...overrides }
+  return { method: 'GET', path: '/', host: 'example.com', scheme: 'http', headers: [], clientAddress: '127.0.0.1', ...overrides }
 }
 
 function res(headers: HeaderList = [['cache-control', 'max-age=60']], overrides: Partial<ResponseView> = {}): ResponseView {
