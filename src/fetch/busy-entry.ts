@@ -23,6 +23,8 @@ export type BusyState = 'requested' | 'streaming' | 'finished' | 'failed'
 export interface FetchedHead {
   status: number
   statusText: string
+  /** what the origin answered (304 for a revalidation whose stored response is delivered) */
+  originStatus: number
   /** fields to deliver (hop-by-hop removed) */
   headers: HeaderList
   cc: CacheControl

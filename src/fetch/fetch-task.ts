@@ -18,6 +18,7 @@ import { notModifiedSelects, validatorsFor } from '../http-cache/conditional.js'
 import { computeFreshness, isFresh } from '../http-cache/freshness.js'
 import { type HeaderList, type ReadonlyHeaderList, getAll, getFirst, has } from '../http-cache/header-list.js'
 import { SAFE_METHODS, mergeHeaders, stripHopByHop, urisToInvalidate } from '../http-cache/invalidation.js'
+import { formatHttpDate } from '../http-cache/http-date.js'
 import { parseVary, selectingValues } from '../http-cache/vary.js'
 import type { CacheStatusDetail } from '../observe/cache-status.js'
 import { classifyOriginError } from '../origin/origin-client.js'
@@ -130,6 +131,9 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   }
   const responseAt = Date.now()
   const received = stripHopByHop(res.headers)
+  // RFC 9110 §6.6.1: a recipient with a clock adds the Date it received a response at when the
+  // origin sent none; stored with it, so every later hit repeats the same Date
+  if (!has(received, 'date')) received.push(['date', formatHttpDate(responseAt)])
   const isBodyless = request.method === 'HEAD' || res.status === 204 || res.status === 304 || res.status < 200
 
   // RFC 9111 §4.4: a successful unsafe request invalidates what it names
@@ -154,7 +158,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     if (isStorable) await ctx.store.update(job.stale, updated)
     const revalidated: StoredObject = isStorable ? job.stale : { ...job.stale, ...updated }
     busy.setHead({
-      status: job.stale.status, statusText: job.stale.statusText, headers: merged, cc, freshness,
+      status: job.stale.status, statusText: job.stale.statusText, originStatus: res.status, headers: merged, cc, freshness,
       vary: job.stale.varyNames, varyValues: job.stale.varyValues,
       isShareable: isStorable && isFresh(freshness, responseAt) && !cc.noCache, isStored: isStorable, revalidated,
       detail: action.action === 'dontStore' ? action.detail : undefined,
@@ -199,7 +203,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     if (!writer) { isStored = false; detail = 'TOO-LARGE' }
   }
   const fetched: FetchedHead = {
-    status: res.status, statusText: res.statusText, headers: received, cc, freshness, vary, varyValues,
+    status: res.status, statusText: res.statusText, originStatus: res.status, headers: received, cc, freshness, vary, varyValues,
     isShareable, isStored, detail,
   }
   busy.cancel = () => res.body.destroy()

@@ -39,7 +39,7 @@ function afterLookup(tx: Transaction, object: StoredObject | undefined): Next | 
     tx.cacheStatus.fwd = 'stale'
     return joinOrMiss(tx)
   }
-  tx.cacheStatus.fwd = 'uri-miss'
+  tx.cacheStatus.fwd = tx.ctx.store.hasVariants?.(tx.key) ? 'vary-miss' : 'uri-miss'
   if (tx.request.method === 'HEAD') {
     tx.cacheStatus.fwd = 'method'
     return joinOrPass(tx)

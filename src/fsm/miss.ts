@@ -37,12 +37,12 @@ export const miss: Step = {
     }
     if (ERROR_STATUSES.has(head.status) && !head.revalidated && canServeStaleOnError(tx, tx.object)) {
       if (!head.isShareable) busy.cancel?.()
-      tx.cacheStatus.fwdStatus = head.status
+      tx.cacheStatus.fwdStatus = head.originStatus
       return serveStale(tx, 'ORIGIN-ERROR-STATUS')
     }
     tx.busy = busy
     tx.head = head
-    tx.cacheStatus.fwdStatus = head.status
+    tx.cacheStatus.fwdStatus = head.originStatus
     if (head.revalidated) {
       tx.object = head.revalidated
       return 'deliver'

@@ -27,7 +27,7 @@ export const pass: Step = {
     }
     tx.busy = busy
     tx.head = head
-    tx.cacheStatus.fwdStatus = head.status
+    tx.cacheStatus.fwdStatus = head.originStatus
     return 'deliver'
   },
 }

@@ -8,13 +8,13 @@ import { parseCacheControl, parseCdnCacheControl } from './cache-control.js'
 import type { HeaderList } from './header-list.js'
 import {
   UNDERSTOOD_STATUS, canStoreResponse, forbidsServingStale, ruleAuthorization, ruleFreshnessInformation, ruleMethod, ruleNoStore,
-  rulePrivate, ruleStatus, type StoreInput,
+  rulePrivate, ruleRequestNoStore, ruleStatus, type StoreInput,
 } from './storability.js'
 
 function input(overrides: Partial<Omit<StoreInput, 'cc'>> & { cc?: string } = {}): StoreInput {
   const { cc, ...rest } = overrides
   return {
-    method: 'GET', status: 200, requestHasAuthorization: false, headers: [], isTargeted: false,
+    method: 'GET', status: 200, requestHasAuthorization: false, requestNoStore: false, headers: [], isTargeted: false,
     ...rest, cc: parseCacheControl(cc ?? 'max-age=60'),
   }
 }
@@ -28,6 +28,17 @@ describe('ruleMethod', () => {
     for (const method of ['HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'get']) {
       assert.equal(ruleMethod(input({ method })), 'METHOD-NOT-CACHEABLE', method)
     }
+  })
+})
+
+describe('ruleRequestNoStore (RFC 9111 §5.2.1.5)', () => {
+  test('a request with no-store forbids storing its response, whatever the response says', () => {
+    assert.equal(ruleRequestNoStore(input({ requestNoStore: true, cc: 'public, max-age=600' })), 'REQUEST-NO-STORE')
+    assert.deepEqual(canStoreResponse(input({ requestNoStore: true, cc: 'public, max-age=600' })), { canStore: false, detail: 'REQUEST-NO-STORE' })
+  })
+
+  test('without it the rule says nothing', () => {
+    assert.equal(ruleRequestNoStore(input()), undefined)
   })
 })
 

@@ -23,6 +23,8 @@ export interface StoreInput {
   method: string
   status: number
   requestHasAuthorization: boolean
+  /** the request had Cache-Control: no-store (RFC 9111 §5.2.1.5) */
+  requestNoStore: boolean
   /** the effective directives: CDN-Cache-Control when valid, else Cache-Control */
   cc: CacheControl
   headers: ReadonlyHeaderList
@@ -52,6 +54,11 @@ export function ruleNoStore(input: StoreInput): CacheStatusDetail | undefined {
   return input.cc.noStore ? 'RESPONSE-NO-STORE' : undefined
 }
 
+/** RFC 9111 §5.2.1.5: `no-store` in the request forbids storing any part of the request or response. */
+export function ruleRequestNoStore(input: StoreInput): CacheStatusDetail | undefined {
+  return input.requestNoStore ? 'REQUEST-NO-STORE' : undefined
+}
+
 /** RFC 9111 §5.2.2.7: a shared cache must not store `private` responses. */
 export function rulePrivate(input: StoreInput): CacheStatusDetail | undefined {
   return input.cc.isPrivate ? 'RESPONSE-PRIVATE' : undefined
@@ -79,7 +86,7 @@ export function ruleFreshnessInformation(input: StoreInput): CacheStatusDetail |
   return 'NO-FRESHNESS-INFORMATION'
 }
 
-const STORE_RULES = [ruleMethod, ruleStatus, ruleNoStore, rulePrivate, ruleAuthorization, ruleFreshnessInformation]
+const STORE_RULES = [ruleMethod, ruleStatus, ruleRequestNoStore, ruleNoStore, rulePrivate, ruleAuthorization, ruleFreshnessInformation]
 
 /** Applies the RFC 9111 §3 rules in order; the first "no" wins. */
 export function canStoreResponse(input: StoreInput): StoreVerdict {

@@ -149,9 +149,12 @@ class ResponseSink implements ClientSink {
     if (this.isClosed || this.res.headersSent) return
     if (status === 103) {
       const hints: Record<string, string | string[]> = {}
-      for (const [name, value] of headers) {
+      for (const [name, line] of headers) {
+        // node checks each Link value alone: split a combined line at the commas between members
+        const values = name === 'link' ? line.split(/,\s*(?=<)/) : [line]
         const previous = hints[name]
-        hints[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value]
+        hints[name] = previous === undefined ? (values.length === 1 ? values[0]! : values)
+          : [...(Array.isArray(previous) ? previous : [previous]), ...values]
       }
       this.res.writeEarlyHints(hints)
     } else if (status === 102) {

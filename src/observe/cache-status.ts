@@ -16,6 +16,7 @@ export const CACHE_STATUS_DETAILS = {
   'RESPONSE-NO-STORE': 'the response has Cache-Control: no-store (RFC 9111 §5.2.2.5)',
   'RESPONSE-PRIVATE': 'the response has Cache-Control: private (RFC 9111 §5.2.2.7)',
   'RESPONSE-SET-COOKIE': 'the response sets a cookie: never stored, never shared (built-in policy)',
+  'REQUEST-NO-STORE': 'the request has Cache-Control: no-store: nothing of it or its response is stored (RFC 9111 §5.2.1.5)',
   'REQUEST-AUTHORIZATION': 'the request has Authorization and the response does not allow shared caching (RFC 9111 §3.5)',
   'REQUEST-COOKIE': 'the request carries a cookie that is not on the ignored (tracking) list (built-in policy)',
   'REQUEST-UNSAFE-METHOD': 'the method is not GET or HEAD: forwarded, never stored (RFC 9111 §4.4 invalidation applies)',

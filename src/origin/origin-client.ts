@@ -66,7 +66,10 @@ export class OriginClient {
         headers: flat,
         body: req.body ?? null,
         onInfo: req.onInformational
-          ? ({ statusCode, headers }) => req.onInformational!(statusCode, toHeaderList(headers))
+          ? ({ statusCode, headers }) => {
+            // forwarding a 1xx is best effort: failing to relay it must never fail the fetch
+            try { req.onInformational!(statusCode, toHeaderList(headers)) } catch { /* dropped */ }
+          }
           : undefined,
       })
       return { status: res.statusCode, statusText: res.statusText ?? '', headers: toHeaderList(res.headers), body: res.body }

@@ -4,6 +4,7 @@
  * builtin.vcl). Users may reuse each rule on its own. Order matters: the first rule that
  * answers decides.
  */
+import { parseCacheControl } from '../http-cache/cache-control.js'
 import { canStoreResponse } from '../http-cache/storability.js'
 import { getAll, has } from '../http-cache/header-list.js'
 import { parseVary } from '../http-cache/vary.js'
@@ -56,7 +57,7 @@ export const reqCookie: Rule<RequestView, RecvAction> = {
   },
 }
 
-/** RFC 9111 §3: the storage rules of the RFC (no-store, private, Authorization §3.5, status, freshness). */
+/** RFC 9111 §3: the storage rules of the RFC (request and response no-store, private, Authorization §3.5, status, freshness). */
 export const berespRfc9111: Rule<ResponseView, BackendResponseAction> = {
   name: 'berespRfc9111',
   see: 'RFC 9111 §3, §3.5, §5.2.2',
@@ -64,6 +65,7 @@ export const berespRfc9111: Rule<ResponseView, BackendResponseAction> = {
     const verdict = canStoreResponse({
       method: res.request.method, status: res.status, cc: res.cc, isTargeted: res.isTargeted,
       headers: res.headers, requestHasAuthorization: has(res.request.headers, 'authorization'),
+      requestNoStore: parseCacheControl(getAll(res.request.headers, 'cache-control')).noStore,
     })
     if (verdict.canStore) return undefined
     // a response that must not be stored is not handed to other clients either

@@ -58,6 +58,10 @@ export class MemoryStore implements CacheStore {
     return undefined
   }
 
+  hasVariants(key: string): boolean {
+    return this.variants.has(key)
+  }
+
   openWrite(head: ObjectHead, expectedBytes?: number): StoreWriter | undefined {
     if (expectedBytes !== undefined && expectedBytes > this.maxObjectBytes) return undefined
     const chunks: Buffer[] = []

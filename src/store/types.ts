@@ -57,6 +57,11 @@ export interface CacheStore {
    * Synchronous for in-memory stores so that a hit costs no microtask.
    */
   lookup(key: string, request: HeaderList): StoredObject | undefined | Promise<StoredObject | undefined>
+  /**
+   * Optional: whether any variant of `key` is stored, so that a lookup that found none for
+   * this request can say `fwd=vary-miss` rather than `uri-miss` (RFC 9211 §2.2).
+   */
+  hasVariants?(key: string): boolean
   /** Opens a write for a new object; undefined when the store declines (e.g. too large). */
   openWrite(head: ObjectHead, expectedBytes?: number): StoreWriter | undefined
   /** Replaces the metadata of a stored object in place (a 304 or HEAD update, RFC 9111 §4.3.4). */
