@@ -7,34 +7,21 @@
  */
 import assert from 'node:assert/strict'
 import type http from 'node:http'
-import { after, before, describe, test } from 'node:test'
-import { startOrigin, type TestOrigin } from '../helpers/origin.js'
-import { cacheStatus, isHit, request, startProxy, type TestProxy } from '../helpers/proxy.js'
-import { httpDate } from '../helpers/rfc-scenario.js'
+import { describe, test } from 'node:test'
+import { cacheStatus, isHit } from '../helpers/proxy.js'
+import { httpDate, serveNumbered } from '../helpers/rfc-scenario.js'
+import { useOriginAndProxy } from '../helpers/scenario-setup.js'
 
-let origin: TestOrigin
-let proxy: TestProxy
-
-before(async () => {
-  origin = await startOrigin()
-  proxy = await startProxy({ origin: origin.url })
-})
-after(async () => { await proxy.close(); await origin.close() })
+const env = useOriginAndProxy()
+const { get } = env
 
 /** Registers a handler on `path` answering `status` with `headers` and a body naming the request number. */
-function serve(path: string, status: number, headers: http.OutgoingHttpHeaders): void {
-  let n = 0
-  origin.on(path, (_req, res) => {
-    n++
-    res.writeHead(status, { 'content-type': 'text/plain', ...headers })
-    res.end(status === 204 || status === 304 ? undefined : `${path} #${n}`)
-  })
-}
+const serve = (path: string, status: number, headers: http.OutgoingHttpHeaders) => serveNumbered(env.origin, path, headers, { status })
 
 /** Two GETs of `path`; returns both responses. */
 async function twice(path: string, headers?: Record<string, string>) {
-  const first = await request(`${proxy.url}${path}`, { headers })
-  const second = await request(`${proxy.url}${path}`, { headers })
+  const first = await get(path, headers)
+  const second = await get(path, headers)
   return { first, second }
 }
 
@@ -49,32 +36,32 @@ describe('no-store and private', () => {
       assert.ok(!isHit(second), cacheStatus(second))
       assert.match(cacheStatus(second), /detail=RESPONSE-NO-STORE/)
       assert.doesNotMatch(cacheStatus(first), /; stored/)
-      assert.equal(origin.count(path), 2)
+      assert.equal(env.origin.count(path), 2)
     })
   }
 
   test('a request with Cache-Control: no-store does not get its response stored (§5.2.1.5)', async () => {
     const path = '/c001/request-no-store'
     serve(path, 200, { 'cache-control': 'max-age=60' })
-    const first = await request(`${proxy.url}${path}`, { headers: { 'cache-control': 'no-store' } })
+    const first = await get(path, { 'cache-control': 'no-store' })
     assert.equal(first.body, `${path} #1`)
     assert.doesNotMatch(cacheStatus(first), /; stored/)
-    const second = await request(`${proxy.url}${path}`)
+    const second = await get(path)
     assert.equal(second.body, `${path} #2`, 'the response to the no-store request must not have been stored')
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('a request with Cache-Control: no-store may still be answered from a response already stored (§5.2.1.5)', async () => {
     const path = '/c001/request-no-store-already-stored'
     serve(path, 200, { 'cache-control': 'max-age=60' })
-    await request(`${proxy.url}${path}`)
-    const res = await request(`${proxy.url}${path}`, { headers: { 'cache-control': 'no-store' } })
+    await get(path)
+    const res = await get(path, { 'cache-control': 'no-store' })
     assert.equal(res.status, 200)
     assert.equal(res.body, `${path} #1`)
     // and the stored response is still there for the next request
-    const after = await request(`${proxy.url}${path}`)
+    const after = await get(path)
     assert.ok(isHit(after), cacheStatus(after))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('Cache-Control: private (also with max-age and s-maxage) is not stored by a shared cache', async () => {
@@ -84,7 +71,7 @@ describe('no-store and private', () => {
       const { second } = await twice(path)
       assert.equal(second.body, `${path} #2`, value)
       assert.match(cacheStatus(second), /detail=RESPONSE-PRIVATE/, value)
-      assert.equal(origin.count(path), 2, value)
+      assert.equal(env.origin.count(path), 2, value)
     }
   })
 })
@@ -101,7 +88,7 @@ describe('status codes without explicit freshness (heuristics need Last-Modified
       assert.equal(second.status, status)
       assert.ok(isHit(second), `${status}: ${cacheStatus(second)}`)
       if (status !== 204) assert.equal(second.body, `${path} #1`)
-      assert.equal(origin.count(path), 1)
+      assert.equal(env.origin.count(path), 1)
     })
   }
   // not heuristically cacheable: without explicit freshness they must not be reused
@@ -114,7 +101,7 @@ describe('status codes without explicit freshness (heuristics need Last-Modified
       assert.equal(second.status, status)
       assert.equal(second.body, `${path} #2`)
       assert.ok(!isHit(second), cacheStatus(second))
-      assert.equal(origin.count(path), 2)
+      assert.equal(env.origin.count(path), 2)
     })
   }
 
@@ -125,7 +112,7 @@ describe('status codes without explicit freshness (heuristics need Last-Modified
     assert.match(cacheStatus(first), /detail=NO-FRESHNESS-INFORMATION/)
     assert.doesNotMatch(cacheStatus(first), /; stored/)
     assert.equal(second.body, `${path} #2`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('a non-heuristic status with explicit freshness (max-age) is stored', async () => {
@@ -135,7 +122,7 @@ describe('status codes without explicit freshness (heuristics need Last-Modified
     assert.equal(second.status, 201)
     assert.equal(second.body, `${path} #1`)
     assert.ok(isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('a 404 with max-age is stored (negative caching)', async () => {
@@ -144,7 +131,7 @@ describe('status codes without explicit freshness (heuristics need Last-Modified
     const { second } = await twice(path)
     assert.equal(second.status, 404)
     assert.ok(isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 })
 
@@ -157,7 +144,7 @@ describe('must-understand (§5.2.2.3)', () => {
     assert.equal(second.status, 599)
     assert.equal(second.body, `${path} #2`)
     assert.match(cacheStatus(first), /detail=STATUS-NOT-UNDERSTOOD/)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('must-understand with an unknown status code and no no-store is not stored either', async () => {
@@ -165,7 +152,7 @@ describe('must-understand (§5.2.2.3)', () => {
     serve(path, 599, { 'cache-control': 'max-age=60, must-understand' })
     const { second } = await twice(path)
     assert.equal(second.body, `${path} #2`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('must-understand with a known status code (200) overrides no-store: the response is stored', async () => {
@@ -175,7 +162,7 @@ describe('must-understand (§5.2.2.3)', () => {
     assert.match(cacheStatus(first), /; stored/)
     assert.equal(second.body, `${path} #1`)
     assert.ok(isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 })
 
@@ -188,9 +175,9 @@ describe('requests with Authorization (§3.5)', () => {
     const { first, second } = await twice(path, auth)
     assert.match(cacheStatus(first), /detail=REQUEST-AUTHORIZATION/)
     assert.equal(second.body, `${path} #2`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
     // and the authorized answer was not stored for anybody else either
-    const anonymous = await request(`${proxy.url}${path}`)
+    const anonymous = await get(path)
     assert.equal(anonymous.body, `${path} #3`)
   })
 
@@ -202,7 +189,7 @@ describe('requests with Authorization (§3.5)', () => {
       assert.match(cacheStatus(first), /; stored/)
       assert.equal(second.body, `${path} #1`)
       assert.ok(isHit(second), cacheStatus(second))
-      assert.equal(origin.count(path), 1)
+      assert.equal(env.origin.count(path), 1)
     })
   }
 
@@ -211,6 +198,6 @@ describe('requests with Authorization (§3.5)', () => {
     serve(path, 200, { 'cache-control': 'max-age=60' })
     const { second } = await twice(path)
     assert.ok(isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 })

@@ -7,34 +7,17 @@
  */
 import assert from 'node:assert/strict'
 import type http from 'node:http'
-import { after, before, describe, test } from 'node:test'
-import { sleep, startOrigin, type TestOrigin } from '../helpers/origin.js'
-import { cacheStatus, isHit, request, startProxy, type TestProxy } from '../helpers/proxy.js'
-import { PAST_ONE_SECOND_MS, httpDate } from '../helpers/rfc-scenario.js'
+import { describe, test } from 'node:test'
+import { sleep } from '../helpers/origin.js'
+import { cacheStatus, isHit } from '../helpers/proxy.js'
+import { PAST_ONE_SECOND_MS, httpDate, serveNumbered, type ServedHeaders } from '../helpers/rfc-scenario.js'
+import { useOriginAndProxy } from '../helpers/scenario-setup.js'
 
-let origin: TestOrigin
-let proxy: TestProxy
-
-before(async () => {
-  origin = await startOrigin()
-  proxy = await startProxy({ origin: origin.url })
-})
-after(async () => { await proxy.close(); await origin.close() })
+const env = useOriginAndProxy()
+const { get } = env
 
 /** A handler whose headers may be computed per request; the body names the request number. */
-function serve(path: string, headers: http.OutgoingHttpHeaders | (() => http.OutgoingHttpHeaders)): void {
-  let n = 0
-  origin.on(path, (_req, res) => {
-    n++
-    const h = typeof headers === 'function' ? headers() : headers
-    for (const [name, value] of Object.entries(h)) if (value !== undefined) res.setHeader(name, value)
-    res.setHeader('content-type', 'text/plain')
-    res.writeHead(200)
-    res.end(`${path} #${n}`)
-  })
-}
-
-const get = (path: string) => request(`${proxy.url}${path}`)
+const serve = (path: string, headers: ServedHeaders) => serveNumbered(env.origin, path, headers)
 
 // the waits overlap: these tests use distinct paths and run at the same time
 describe('s-maxage over max-age (§4.2.1, §5.2.2.10)', { concurrency: true }, () => {
@@ -59,12 +42,12 @@ describe('s-maxage over max-age (§4.2.1, §5.2.2.10)', { concurrency: true }, (
       if (expected === 'fresh') {
         assert.ok(isHit(second), cacheStatus(second))
         assert.equal(second.body, `${path} #1`)
-        assert.equal(origin.count(path), 1)
+        assert.equal(env.origin.count(path), 1)
       } else {
         assert.ok(!isHit(second), cacheStatus(second))
         assert.equal(second.body, `${path} #2`)
-        assert.equal(origin.count(path), 2)
-        assert.equal(origin.received.filter((r) => r.url === path)[1]!.headers['if-none-match'], `"${i}"`)
+        assert.equal(env.origin.count(path), 2)
+        assert.equal(env.origin.received.filter((r) => r.url === path)[1]!.headers['if-none-match'], `"${i}"`)
       }
     })
   })
@@ -77,7 +60,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
     await get(path)
     const second = await get(path)
     assert.ok(isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('max-age=0 beats an Expires in the future', async () => {
@@ -87,7 +70,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
     const second = await get(path)
     assert.ok(!isHit(second), cacheStatus(second))
     assert.equal(second.body, `${path} #2`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('max-age beats an invalid Expires', async () => {
@@ -96,7 +79,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
     await get(path)
     const second = await get(path)
     assert.ok(isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('max-age in the quoted-string form is accepted (§5.2: recipients accept both forms)', async () => {
@@ -105,7 +88,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
     await get(path)
     const second = await get(path)
     assert.ok(isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   // with Last-Modified, ignoring the invalid max-age would give a (fresh) heuristic lifetime
@@ -117,7 +100,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
       const second = await get(path)
       assert.ok(!isHit(second), cacheStatus(second))
       assert.equal(second.body, `${path} #2`)
-      assert.equal(origin.count(path), 2)
+      assert.equal(env.origin.count(path), 2)
     })
   }
 
@@ -129,7 +112,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
     assert.ok(isHit(second), cacheStatus(second))
     assert.equal(second.body, `${path} #1`)
     assert.match(cacheStatus(second), /ttl=(5\d|60)(;|$)/)
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('Expires is measured against Date, not the cache clock: an origin clock ahead by 2 h, Expires = Date + 60 s is fresh', async () => {
@@ -139,7 +122,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
     const second = await get(path)
     assert.ok(isHit(second), cacheStatus(second))
     assert.ok(Number(/ttl=(-?\d+)/.exec(cacheStatus(second))?.[1]) <= 60, cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('Expires earlier than Date means stale even when Expires is still in the cache\'s future', async () => {
@@ -149,7 +132,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
     const second = await get(path)
     assert.ok(!isHit(second), cacheStatus(second))
     assert.equal(second.body, `${path} #2`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('an Expires in the past means stale', async () => {
@@ -158,7 +141,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
     await get(path)
     const second = await get(path)
     assert.equal(second.body, `${path} #2`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   // Last-Modified is present so that, if the invalid Expires were ignored, a heuristic
@@ -171,7 +154,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
       const second = await get(path)
       assert.ok(!isHit(second), cacheStatus(second))
       assert.equal(second.body, `${path} #2`)
-      assert.equal(origin.count(path), 2)
+      assert.equal(env.origin.count(path), 2)
     })
   }
 
@@ -181,7 +164,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
     await get(path)
     const second = await get(path)
     assert.ok(!isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('Expires in the obsolete RFC 850 form with a future date is honoured', async () => {
@@ -196,7 +179,7 @@ describe('max-age, Expires and Date (§4.2.1, §5.3)', () => {
     await get(path)
     const second = await get(path)
     assert.ok(isHit(second), `${rfc850}: ${cacheStatus(second)}`)
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 })
 
@@ -208,7 +191,7 @@ describe('age (§4.2.3, §5.1)', () => {
     const second = await get(path)
     assert.ok(!isHit(second), cacheStatus(second))
     assert.equal(second.body, `${path} #2`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('an Age from the origin larger than max-age, with a validator: stored but revalidated before reuse', async () => {
@@ -217,8 +200,8 @@ describe('age (§4.2.3, §5.1)', () => {
     await get(path)
     const second = await get(path)
     assert.ok(!isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 2)
-    assert.equal(origin.received.filter((r) => r.url === path)[1]!.headers['if-none-match'], '"a1"')
+    assert.equal(env.origin.count(path), 2)
+    assert.equal(env.origin.received.filter((r) => r.url === path)[1]!.headers['if-none-match'], '"a1"')
   })
 
   test('an Age from the origin counts against the lifetime: Age 50 of max-age 60 leaves about 10 s', async () => {
@@ -247,7 +230,7 @@ describe('Age and Date on hits over time', { concurrency: true }, () => {
     const late = await get(path)
     assert.ok(isHit(late), cacheStatus(late))
     assert.ok(Number(late.headers.age) >= earlyAge + 1, `${early.headers.age} then ${late.headers.age}`)
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('a hit carries the origin\'s Date unchanged, however long after', async () => {
@@ -261,12 +244,12 @@ describe('Age and Date on hits over time', { concurrency: true }, () => {
     assert.ok(isHit(second), cacheStatus(second))
     assert.equal(second.headers.date, originDate)
     assert.ok(Number(second.headers.age) >= 6, `Age ${second.headers.age} must include the 5 s apparent age and the 1 s wait`)
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('a response the origin sent without Date is stored with the Date of its receipt, and hits repeat it (RFC 9110 §6.6.1)', async () => {
     const path = '/c002/date/none-from-origin'
-    origin.on(path, (_req, res) => {
+    env.origin.on(path, (_req, res) => {
       res.sendDate = false
       res.writeHead(200, { 'cache-control': 'max-age=60' })
       res.end('no date')
@@ -281,6 +264,6 @@ describe('Age and Date on hits over time', { concurrency: true }, () => {
     // reused: it cannot be later than the moment the first response had arrived
     assert.ok(Date.parse(String(second.headers.date)) <= receivedBy,
       `hit Date ${second.headers.date} is after the response was received (first Date ${first.headers.date})`)
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 })

@@ -7,23 +7,17 @@
  * before being compared. Also the Cache-Status `fwd=vary-miss` value (RFC 9211 §2.2).
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
-import { startOrigin, type TestOrigin } from '../helpers/origin.js'
-import { cacheStatus, isHit, request, startProxy, type TestProxy } from '../helpers/proxy.js'
+import { describe, test } from 'node:test'
+import { cacheStatus, isHit } from '../helpers/proxy.js'
+import { useOriginAndProxy } from '../helpers/scenario-setup.js'
 
-let origin: TestOrigin
-let proxy: TestProxy
-
-before(async () => {
-  origin = await startOrigin()
-  proxy = await startProxy({ origin: origin.url })
-})
-after(async () => { await proxy.close(); await origin.close() })
+const env = useOriginAndProxy()
+const { get } = env
 
 /** The body names the request number and echoes the request fields listed in `echo`. */
 function serve(path: string, vary: string | string[], echo: string[] = []): void {
   let n = 0
-  origin.on(path, (req, res) => {
+  env.origin.on(path, (req, res) => {
     n++
     res.setHeader('cache-control', 'max-age=60')
     res.setHeader('vary', vary)
@@ -32,8 +26,6 @@ function serve(path: string, vary: string | string[], echo: string[] = []): void
     res.end([`#${n}`, ...echo.map((name) => `${name}=${String(req.headers[name] ?? '')}`)].join(' '))
   })
 }
-
-const get = (path: string, headers?: Record<string, string | string[]>) => request(`${proxy.url}${path}`, { headers })
 
 describe('one selecting field', () => {
   test('the same value matches: hit', async () => {
@@ -45,7 +37,7 @@ describe('one selecting field', () => {
     assert.ok(isHit(second), cacheStatus(second))
     assert.equal(second.body, '#1 accept-language=en')
     assert.equal(second.headers.vary, 'Accept-Language')
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('a different value does not match: the origin is asked, with the new value', async () => {
@@ -55,7 +47,7 @@ describe('one selecting field', () => {
     const second = await get(path, { 'accept-language': 'fr' })
     assert.ok(!isHit(second), cacheStatus(second))
     assert.equal(second.body, '#2 accept-language=fr')
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('the field present when stored and omitted now does not match', async () => {
@@ -65,7 +57,7 @@ describe('one selecting field', () => {
     const second = await get(path)
     assert.ok(!isHit(second), cacheStatus(second))
     assert.equal(second.body, '#2 accept-language=')
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('the field omitted when stored and present now does not match; omitted in both matches', async () => {
@@ -78,7 +70,7 @@ describe('one selecting field', () => {
     const other = await get(path, { 'x-flavour': 'mint' })
     assert.ok(!isHit(other), cacheStatus(other))
     assert.equal(other.body, '#2 x-flavour=mint')
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('the field name in Vary is matched without regard to case', async () => {
@@ -89,7 +81,7 @@ describe('one selecting field', () => {
     assert.ok(isHit(second), cacheStatus(second))
     const third = await get(path, { 'x-flavour': 'LIME' })
     assert.ok(!isHit(third), `field values are compared as sent: ${cacheStatus(third)}`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 })
 
@@ -107,7 +99,7 @@ describe('two and three selecting fields', () => {
     assert.equal(secondDiffers.body, '#3 accept-language=en x-flavour=lime')
     const secondMissing = await get(path, { 'accept-language': 'en' })
     assert.equal(secondMissing.body, '#4 accept-language=en x-flavour=')
-    assert.equal(origin.count(path), 4)
+    assert.equal(env.origin.count(path), 4)
   })
 
   test('Vary with three fields on separate lines: reused only when all three match', async () => {
@@ -121,7 +113,7 @@ describe('two and three selecting fields', () => {
     const third = await get(path, { ...abc, 'x-c': '4' })
     assert.ok(!isHit(third), cacheStatus(third))
     assert.equal(third.body, '#2 x-a=1 x-b=2 x-c=4')
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('fields the response does not vary on do not matter', async () => {
@@ -130,7 +122,7 @@ describe('two and three selecting fields', () => {
     await get(path, { 'x-a': '1', 'x-b': 'one' })
     const second = await get(path, { 'x-a': '1', 'x-b': 'two' })
     assert.ok(isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 })
 
@@ -145,7 +137,7 @@ describe('Vary: *', () => {
       assert.ok(!isHit(second), cacheStatus(second))
       assert.equal(second.body, '#2')
       assert.match(cacheStatus(second), /detail=VARY-STAR/)
-      assert.equal(origin.count(path), 2)
+      assert.equal(env.origin.count(path), 2)
     })
   }
 })
@@ -164,7 +156,7 @@ describe('variants side by side', () => {
       assert.equal(en.body, '#1 accept-language=en')
       assert.equal(fr.body, '#2 accept-language=fr')
     }
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('a request that matches no stored variant is a vary-miss in Cache-Status (RFC 9211 §2.2)', async () => {
@@ -188,7 +180,7 @@ describe('combining repeated request field lines (RFC 9110 §5.3)', () => {
     assert.ok(isHit(oneLine), cacheStatus(oneLine))
     const twoLines = await get(path, { 'x-tags': ['a', 'b'] })
     assert.ok(isHit(twoLines), cacheStatus(twoLines))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('a value sent as one line matches the same value sent on two lines', async () => {
@@ -197,7 +189,7 @@ describe('combining repeated request field lines (RFC 9110 §5.3)', () => {
     await get(path, { 'x-tags': 'a,b' })
     const twoLines = await get(path, { 'x-tags': ['a', 'b'] })
     assert.ok(isHit(twoLines), cacheStatus(twoLines))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('only the first of two lines, or the lines in another order, does not match', async () => {
@@ -208,6 +200,6 @@ describe('combining repeated request field lines (RFC 9110 §5.3)', () => {
     assert.ok(!isHit(onlyFirst), cacheStatus(onlyFirst))
     const reversed = await get(path, { 'x-tags': ['b', 'a'] })
     assert.ok(!isHit(reversed), cacheStatus(reversed))
-    assert.equal(origin.count(path), 3)
+    assert.equal(env.origin.count(path), 3)
   })
 })

@@ -8,27 +8,20 @@
  * (§5.2.2.4) and must-revalidate (§5.2.2.2) responses are revalidated before reuse.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
-import { sleep, startOrigin, type TestOrigin } from '../helpers/origin.js'
-import { cacheStatus, isHit, request, startProxy, type TestProxy } from '../helpers/proxy.js'
+import { describe, test } from 'node:test'
+import { sleep } from '../helpers/origin.js'
+import { cacheStatus, isHit } from '../helpers/proxy.js'
 import { PAST_ONE_SECOND_MS, httpDate, originRequests } from '../helpers/rfc-scenario.js'
+import { useOriginAndProxy } from '../helpers/scenario-setup.js'
 
-let origin: TestOrigin
-let proxy: TestProxy
-
-before(async () => {
-  origin = await startOrigin()
-  proxy = await startProxy({ origin: origin.url })
-})
-after(async () => { await proxy.close(); await origin.close() })
-
-const get = (path: string, headers?: Record<string, string>) => request(`${proxy.url}${path}`, { headers })
+const env = useOriginAndProxy()
+const { get } = env
 
 describe('revalidating a stale stored response (§4.3.1, §4.3.4)', { concurrency: true }, () => {
   test('a stale response with ETag is revalidated with If-None-Match; the 304 updates fields, not the body or Content-Length', async () => {
     const path = '/c004/revalidate/etag'
     const body = 'the original body'
-    origin.on(path, (req, res) => {
+    env.origin.on(path, (req, res) => {
       if (req.headers['if-none-match'] === '"v1"') {
         res.writeHead(304, { 'cache-control': 'max-age=60', etag: '"v1"', 'x-version': '2', 'content-length': '0' })
         res.end()
@@ -41,7 +34,7 @@ describe('revalidating a stale stored response (§4.3.1, §4.3.4)', { concurrenc
     assert.equal(first.headers['x-version'], '1')
     await sleep(PAST_ONE_SECOND_MS)
     const second = await get(path)
-    const received = originRequests(origin, path)
+    const received = originRequests(env.origin, path)
     assert.equal(received.length, 2)
     assert.equal(received[0]!.headers['if-none-match'], undefined)
     assert.equal(received[1]!.headers['if-none-match'], '"v1"', 'the revalidation carries the stored ETag')
@@ -57,13 +50,13 @@ describe('revalidating a stale stored response (§4.3.1, §4.3.4)', { concurrenc
     assert.equal(third.body, body)
     assert.equal(third.headers['x-version'], '2')
     assert.equal(third.headers['content-length'], String(Buffer.byteLength(body)))
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('a stale response with only Last-Modified is revalidated with If-Modified-Since carrying that date', async () => {
     const path = '/c004/revalidate/last-modified'
     const lastModified = httpDate(-86400)
-    origin.on(path, (req, res) => {
+    env.origin.on(path, (req, res) => {
       if (req.headers['if-modified-since'] === lastModified) {
         res.writeHead(304, { 'cache-control': 'max-age=60' })
         res.end()
@@ -75,7 +68,7 @@ describe('revalidating a stale stored response (§4.3.1, §4.3.4)', { concurrenc
     await get(path)
     await sleep(PAST_ONE_SECOND_MS)
     const second = await get(path)
-    const received = originRequests(origin, path)
+    const received = originRequests(env.origin, path)
     assert.equal(received.length, 2)
     assert.equal(received[1]!.headers['if-modified-since'], lastModified)
     assert.equal(received[1]!.headers['if-none-match'], undefined, 'no ETag was stored, so no If-None-Match')
@@ -84,13 +77,13 @@ describe('revalidating a stale stored response (§4.3.1, §4.3.4)', { concurrenc
     assert.equal(second.headers['last-modified'], lastModified)
     const third = await get(path)
     assert.ok(isHit(third), cacheStatus(third))
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('a response with both validators is revalidated with both', async () => {
     const path = '/c004/revalidate/both'
     const lastModified = httpDate(-86400)
-    origin.on(path, (req, res) => {
+    env.origin.on(path, (req, res) => {
       if (req.headers['if-none-match']) { res.writeHead(304, { 'cache-control': 'max-age=60', etag: '"b"' }); res.end(); return }
       res.writeHead(200, { 'cache-control': 'max-age=1', etag: '"b"', 'last-modified': lastModified })
       res.end('both')
@@ -99,14 +92,14 @@ describe('revalidating a stale stored response (§4.3.1, §4.3.4)', { concurrenc
     await sleep(PAST_ONE_SECOND_MS)
     const second = await get(path)
     assert.equal(second.body, 'both')
-    const revalidation = originRequests(origin, path)[1]!
+    const revalidation = originRequests(env.origin, path)[1]!
     assert.equal(revalidation.headers['if-none-match'], '"b"')
     assert.equal(revalidation.headers['if-modified-since'], lastModified)
   })
 
   test('the Cache-Status of a revalidated response gives the 304 the origin returned as fwd-status (RFC 9211 §2.3)', async () => {
     const path = '/c004/revalidate/fwd-status'
-    origin.on(path, (req, res) => {
+    env.origin.on(path, (req, res) => {
       if (req.headers['if-none-match'] === '"s1"') { res.writeHead(304, { 'cache-control': 'max-age=60', etag: '"s1"' }); res.end(); return }
       res.writeHead(200, { 'cache-control': 'max-age=1', etag: '"s1"' })
       res.end('status body')
@@ -116,14 +109,14 @@ describe('revalidating a stale stored response (§4.3.1, §4.3.4)', { concurrenc
     const second = await get(path)
     assert.equal(second.status, 200)
     assert.equal(second.body, 'status body')
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
     assert.match(cacheStatus(second), /fwd=stale; fwd-status=304(;|$)/)
   })
 
   test('a stale response whose revalidation gets a new 200 is replaced by it', async () => {
     const path = '/c004/revalidate/changed'
     let n = 0
-    origin.on(path, (_req, res) => {
+    env.origin.on(path, (_req, res) => {
       n++
       res.writeHead(200, { 'cache-control': n === 1 ? 'max-age=1' : 'max-age=60', etag: `"c${n}"` })
       res.end(`version ${n}`)
@@ -131,30 +124,30 @@ describe('revalidating a stale stored response (§4.3.1, §4.3.4)', { concurrenc
     await get(path)
     await sleep(PAST_ONE_SECOND_MS)
     const second = await get(path)
-    assert.equal(originRequests(origin, path)[1]!.headers['if-none-match'], '"c1"')
+    assert.equal(originRequests(env.origin, path)[1]!.headers['if-none-match'], '"c1"')
     assert.equal(second.body, 'version 2')
     assert.equal(second.headers.etag, '"c2"')
     const third = await get(path)
     assert.ok(isHit(third), cacheStatus(third))
     assert.equal(third.body, 'version 2')
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('a fresh must-revalidate response is reused without validation', async () => {
     const path = '/c004/must-revalidate/fresh'
-    origin.on(path, (_req, res) => {
+    env.origin.on(path, (_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=60, must-revalidate', etag: '"f"' })
       res.end('fresh must')
     })
     await get(path)
     const second = await get(path)
     assert.ok(isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('a stale must-revalidate response is revalidated before reuse', async () => {
     const path = '/c004/must-revalidate'
-    origin.on(path, (req, res) => {
+    env.origin.on(path, (req, res) => {
       if (req.headers['if-none-match'] === '"m"') { res.writeHead(304, { 'cache-control': 'max-age=60, must-revalidate', etag: '"m"' }); res.end(); return }
       res.writeHead(200, { 'cache-control': 'max-age=1, must-revalidate', etag: '"m"' })
       res.end('must')
@@ -164,15 +157,15 @@ describe('revalidating a stale stored response (§4.3.1, §4.3.4)', { concurrenc
     const second = await get(path)
     assert.ok(!isHit(second), cacheStatus(second))
     assert.equal(second.body, 'must')
-    assert.equal(origin.count(path), 2)
-    assert.equal(originRequests(origin, path)[1]!.headers['if-none-match'], '"m"')
+    assert.equal(env.origin.count(path), 2)
+    assert.equal(originRequests(env.origin, path)[1]!.headers['if-none-match'], '"m"')
   })
 })
 
 describe('no-cache (§5.2.2.4)', () => {
   test('a no-cache response is stored but revalidated on every use', async () => {
     const path = '/c004/no-cache/etag'
-    origin.on(path, (req, res) => {
+    env.origin.on(path, (req, res) => {
       if (req.headers['if-none-match'] === '"nc"') { res.writeHead(304, { 'cache-control': 'no-cache, max-age=60', etag: '"nc"' }); res.end(); return }
       res.writeHead(200, { 'cache-control': 'no-cache, max-age=60', etag: '"nc"' })
       res.end('no-cache body')
@@ -184,7 +177,7 @@ describe('no-cache (§5.2.2.4)', () => {
       assert.ok(!isHit(again), cacheStatus(again))
       assert.equal(again.status, 200)
       assert.equal(again.body, 'no-cache body')
-      const received = originRequests(origin, path)
+      const received = originRequests(env.origin, path)
       assert.equal(received.length, i)
       assert.equal(received[i - 1]!.headers['if-none-match'], '"nc"', 'the stored response is revalidated, not refetched')
     }
@@ -193,7 +186,7 @@ describe('no-cache (§5.2.2.4)', () => {
   test('no-cache given in a separate field line, and in the field-list form, works the same', async () => {
     for (const cc of [['max-age=60', 'no-cache'], ['max-age=60, no-cache="set-cookie"']]) {
       const path = `/c004/no-cache/${encodeURIComponent(cc.join('|'))}`
-      origin.on(path, (req, res) => {
+      env.origin.on(path, (req, res) => {
         res.setHeader('cache-control', cc)
         res.setHeader('etag', '"x"')
         if (req.headers['if-none-match'] === '"x"') { res.writeHead(304); res.end(); return }
@@ -204,7 +197,7 @@ describe('no-cache (§5.2.2.4)', () => {
       const second = await get(path)
       assert.ok(!isHit(second), `${cc}: ${cacheStatus(second)}`)
       assert.equal(second.body, 'body')
-      assert.equal(originRequests(origin, path)[1]?.headers['if-none-match'], '"x"', String(cc))
+      assert.equal(originRequests(env.origin, path)[1]?.headers['if-none-match'], '"x"', String(cc))
     }
   })
 })
@@ -212,7 +205,7 @@ describe('no-cache (§5.2.2.4)', () => {
 describe('a client\'s conditional request on a stored fresh response (§4.3.2)', () => {
   const lastModified = httpDate(-86400)
   function serveValidated(path: string, etag = '"cv1"'): void {
-    origin.on(path, (_req, res) => {
+    env.origin.on(path, (_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=60', etag, 'last-modified': lastModified, 'x-extra': 'e', 'content-type': 'text/plain' })
       res.end('validated body')
     })
@@ -228,7 +221,7 @@ describe('a client\'s conditional request on a stored fresh response (§4.3.2)',
     assert.equal(res.headers.etag, '"cv1"')
     assert.ok(res.headers['cache-control'], 'a 304 carries Cache-Control (RFC 9110 §15.4.5)')
     assert.ok(isHit(res), cacheStatus(res))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('If-None-Match with a list, one of which matches (weak comparison), is a 304', async () => {
@@ -238,7 +231,7 @@ describe('a client\'s conditional request on a stored fresh response (§4.3.2)',
     const res = await get(path, { 'if-none-match': '"other", "weak1"' })
     assert.equal(res.status, 304)
     assert.equal(res.headers.etag, 'W/"weak1"')
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('If-None-Match: * on a stored response is a 304', async () => {
@@ -247,7 +240,7 @@ describe('a client\'s conditional request on a stored fresh response (§4.3.2)',
     await get(path)
     const res = await get(path, { 'if-none-match': '*' })
     assert.equal(res.status, 304)
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('If-None-Match not matching: the whole stored response, from the cache', async () => {
@@ -258,7 +251,7 @@ describe('a client\'s conditional request on a stored fresh response (§4.3.2)',
     assert.equal(res.status, 200)
     assert.equal(res.body, 'validated body')
     assert.ok(isHit(res), cacheStatus(res))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('If-Modified-Since at or after Last-Modified: 304 from the cache; before it: 200', async () => {
@@ -274,7 +267,7 @@ describe('a client\'s conditional request on a stored fresh response (§4.3.2)',
     const earlier = await get(path, { 'if-modified-since': httpDate(-2 * 86400) })
     assert.equal(earlier.status, 200)
     assert.equal(earlier.body, 'validated body')
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('If-None-Match takes precedence over If-Modified-Since (RFC 9110 §13.2.2)', async () => {
@@ -288,14 +281,14 @@ describe('a client\'s conditional request on a stored fresh response (§4.3.2)',
     // If-Modified-Since alone would give a 200, but the ETag matches
     const tagMatches = await get(path, { 'if-none-match': '"cv1"', 'if-modified-since': httpDate(-2 * 86400) })
     assert.equal(tagMatches.status, 304)
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('a conditional request with nothing stored gets a 304, and a later unconditional request gets the whole body', async () => {
     const path = '/c004/client/on-miss'
     // the origin honours If-None-Match too, so forwarding the condition or answering it
     // from the fetched response are both correct; what must never happen is a stored 304
-    origin.on(path, (req, res) => {
+    env.origin.on(path, (req, res) => {
       if (req.headers['if-none-match'] === '"cv1"') { res.writeHead(304, { etag: '"cv1"', 'cache-control': 'max-age=60' }); res.end(); return }
       res.writeHead(200, { 'cache-control': 'max-age=60', etag: '"cv1"', 'content-type': 'text/plain' })
       res.end('validated body')

@@ -7,31 +7,24 @@
  * and an unsatisfiable range gets 416 with `Content-Range: bytes *\/length` (§15.5.17).
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
-import { startOrigin, type TestOrigin } from '../helpers/origin.js'
-import { cacheStatus, isHit, request, startProxy, type TestProxy } from '../helpers/proxy.js'
+import { describe, test } from 'node:test'
+import { cacheStatus, isHit, request } from '../helpers/proxy.js'
 import { originRequests } from '../helpers/rfc-scenario.js'
+import { useOriginAndProxy } from '../helpers/scenario-setup.js'
 
-let origin: TestOrigin
-let proxy: TestProxy
+const env = useOriginAndProxy()
+const { get } = env
 
 const BODY = '0123456789'
 
-before(async () => {
-  origin = await startOrigin()
-  proxy = await startProxy({ origin: origin.url })
-})
-after(async () => { await proxy.close(); await origin.close() })
-
 function serve(path: string, body = BODY): void {
-  origin.on(path, (_req, res) => {
+  env.origin.on(path, (_req, res) => {
     res.writeHead(200, { 'cache-control': 'max-age=60', etag: '"r1"', 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) })
     res.end(body)
   })
 }
 
-const get = (path: string, headers?: Record<string, string>) => request(`${proxy.url}${path}`, { headers })
-const head = (path: string, headers?: Record<string, string>) => request(`${proxy.url}${path}`, { method: 'HEAD', headers })
+const head = (path: string, headers?: Record<string, string>) => request(`${env.proxy.url}${path}`, { method: 'HEAD', headers })
 
 describe('HEAD', () => {
   test('a HEAD is answered from a stored GET: no origin request, no body, the same fields', async () => {
@@ -46,7 +39,7 @@ describe('HEAD', () => {
     assert.equal(res.headers['content-length'], String(Buffer.byteLength('a body of some length')))
     assert.equal(res.headers.etag, full.headers.etag)
     assert.equal(res.headers['content-type'], full.headers['content-type'])
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('a HEAD with nothing stored is forwarded as HEAD and stores nothing: the next GET is a miss', async () => {
@@ -56,18 +49,18 @@ describe('HEAD', () => {
     assert.equal(res.status, 200)
     assert.equal(res.body, '')
     assert.equal(res.headers['content-length'], String(BODY.length))
-    const received = originRequests(origin, path)
+    const received = originRequests(env.origin, path)
     assert.deepEqual(received.map((r) => r.method), ['HEAD'], 'the origin got a HEAD, not a GET')
     assert.doesNotMatch(cacheStatus(res), /; stored/)
     const full = await get(path)
     assert.ok(!isHit(full), cacheStatus(full))
     assert.match(cacheStatus(full), /fwd=uri-miss/)
     assert.equal(full.body, BODY)
-    assert.deepEqual(originRequests(origin, path).map((r) => r.method), ['HEAD', 'GET'])
+    assert.deepEqual(originRequests(env.origin, path).map((r) => r.method), ['HEAD', 'GET'])
     // and the GET filled the cache for both methods
     const again = await head(path)
     assert.ok(isHit(again), cacheStatus(again))
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 })
 
@@ -92,7 +85,7 @@ describe('Range from a stored complete response', () => {
       assert.equal(res.headers['content-length'], String(body.length))
       assert.equal(res.headers.etag, '"r1"')
       assert.ok(isHit(res), cacheStatus(res))
-      assert.equal(origin.count(path), 1)
+      assert.equal(env.origin.count(path), 1)
     })
   })
 
@@ -105,7 +98,7 @@ describe('Range from a stored complete response', () => {
       assert.equal(res.status, 416)
       assert.equal(res.headers['content-range'], 'bytes */10')
       assert.notEqual(res.body, BODY)
-      assert.equal(origin.count(path), 1)
+      assert.equal(env.origin.count(path), 1)
     })
   }
 
@@ -129,7 +122,7 @@ describe('Range from a stored complete response', () => {
     const other = await get(path, { range: 'bytes=0-1', 'if-range': '"r0"' })
     assert.equal(other.status, 200)
     assert.equal(other.body, BODY)
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('the stored response is still whole after serving ranges from it', async () => {
@@ -146,7 +139,7 @@ describe('Range from a stored complete response', () => {
 
   test('a Range request with nothing stored is forwarded with its Range, and its 206 is not stored', async () => {
     const path = '/c005/range/nothing-stored'
-    origin.on(path, (req, res) => {
+    env.origin.on(path, (req, res) => {
       if (req.headers.range === 'bytes=0-1') {
         res.writeHead(206, { 'cache-control': 'max-age=60', 'content-range': 'bytes 0-1/10', 'content-type': 'text/plain' })
         res.end('01')
@@ -158,10 +151,10 @@ describe('Range from a stored complete response', () => {
     const part = await get(path, { range: 'bytes=0-1' })
     assert.equal(part.status, 206)
     assert.equal(part.body, '01')
-    assert.equal(originRequests(origin, path)[0]!.headers.range, 'bytes=0-1')
+    assert.equal(originRequests(env.origin, path)[0]!.headers.range, 'bytes=0-1')
     const full = await get(path)
     assert.equal(full.status, 200)
     assert.equal(full.body, BODY, 'a stored partial response must never be served as the whole one')
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 })

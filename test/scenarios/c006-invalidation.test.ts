@@ -7,24 +7,18 @@
  */
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { after, before, describe, test } from 'node:test'
-import { startOrigin, type TestOrigin } from '../helpers/origin.js'
-import { cacheStatus, isHit, request, startProxy, type TestProxy } from '../helpers/proxy.js'
+import { describe, test } from 'node:test'
+import { cacheStatus, isHit } from '../helpers/proxy.js'
 import { originRequests } from '../helpers/rfc-scenario.js'
+import { useOriginAndProxy } from '../helpers/scenario-setup.js'
 
-let origin: TestOrigin
-let proxy: TestProxy
-
-before(async () => {
-  origin = await startOrigin()
-  proxy = await startProxy({ origin: origin.url })
-})
-after(async () => { await proxy.close(); await origin.close() })
+const env = useOriginAndProxy()
+const { get } = env
 
 /** A cacheable GET resource whose body names how many GETs the origin has seen. */
 function serveGet(path: string): void {
   let n = 0
-  origin.on(path, (req, res, body) => {
+  env.origin.on(path, (req, res, body) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(200, { 'content-type': 'text/plain' })
       res.end(`${req.method} got ${body}`)
@@ -36,8 +30,6 @@ function serveGet(path: string): void {
   })
 }
 
-const get = (path: string) => request(`${proxy.url}${path}`)
-
 /** GETs `path` twice so it is stored and has been reused once. */
 async function fill(path: string): Promise<void> {
   await get(path)
@@ -48,7 +40,7 @@ async function fill(path: string): Promise<void> {
 /** Sends a request with any method (node's client accepts extension methods such as M-SEARCH). */
 function send(method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${proxy.url}${path}`, { method, agent: false, headers: body === undefined ? {} : { 'content-type': 'text/plain' } }, (res) => {
+    const req = http.request(`${env.proxy.url}${path}`, { method, agent: false, headers: body === undefined ? {} : { 'content-type': 'text/plain' } }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }))
@@ -62,14 +54,14 @@ async function assertInvalidated(path: string, getsBefore: number): Promise<void
   const after = await get(path)
   assert.ok(!isHit(after), `${path} must have been invalidated: ${cacheStatus(after)}`)
   assert.equal(after.body, `${path} GET #${getsBefore + 1}`)
-  assert.equal(originRequests(origin, path, 'GET').length, getsBefore + 1)
+  assert.equal(originRequests(env.origin, path, 'GET').length, getsBefore + 1)
 }
 
 async function assertStillStored(path: string, getsBefore: number): Promise<void> {
   const after = await get(path)
   assert.ok(isHit(after), `${path} must still be stored: ${cacheStatus(after)}`)
   assert.equal(after.body, `${path} GET #${getsBefore}`)
-  assert.equal(originRequests(origin, path, 'GET').length, getsBefore)
+  assert.equal(originRequests(env.origin, path, 'GET').length, getsBefore)
 }
 
 describe('unsafe methods with a successful answer invalidate the target URI', () => {
@@ -80,7 +72,7 @@ describe('unsafe methods with a successful answer invalidate the target URI', ()
       await fill(path)
       const res = await send(method, path, method === 'DELETE' || method === 'M-SEARCH' ? undefined : 'payload')
       assert.equal(res.status, 200)
-      assert.equal(originRequests(origin, path, method).length, 1, `${method} was forwarded to the origin`)
+      assert.equal(originRequests(env.origin, path, method).length, 1, `${method} was forwarded to the origin`)
       await assertInvalidated(path, 1)
     })
   }
@@ -88,7 +80,7 @@ describe('unsafe methods with a successful answer invalidate the target URI', ()
   test('a 3xx answer to an unsafe method also invalidates (it is not an error)', async () => {
     const path = '/c006/target/303'
     let n = 0
-    origin.on(path, (req, res) => {
+    env.origin.on(path, (req, res) => {
       if (req.method === 'POST') { res.writeHead(303, { location: '/c006/elsewhere' }); res.end(); return }
       n++
       res.writeHead(200, { 'cache-control': 'max-age=60' })
@@ -117,14 +109,14 @@ describe('Location and Content-Location (§4.4)', () => {
     const contentLocation = '/c006/loc/content'
     const untouched = '/c006/loc/untouched'
     for (const path of [target, location, contentLocation, untouched]) serveGet(path)
-    origin.on(target, (req, res) => {
+    env.origin.on(target, (req, res) => {
       if (req.method === 'POST') {
         res.writeHead(201, { location, 'content-location': contentLocation })
         res.end('created')
         return
       }
       res.writeHead(200, { 'cache-control': 'max-age=60' })
-      res.end(`${target} GET #${originRequests(origin, target, 'GET').length}`)
+      res.end(`${target} GET #${originRequests(env.origin, target, 'GET').length}`)
     })
     for (const path of [target, location, contentLocation, untouched]) await fill(path)
     const res = await send('POST', target, 'new thing')
@@ -140,8 +132,8 @@ describe('Location and Content-Location (§4.4)', () => {
     const absolute = '/c006/abs/absolute'
     const relative = '/c006/abs/relative'
     for (const path of [absolute, relative]) serveGet(path)
-    origin.on(target, (_req, res) => {
-      res.writeHead(200, { location: `${proxy.url}${absolute}`, 'content-location': '../relative' })
+    env.origin.on(target, (_req, res) => {
+      res.writeHead(200, { location: `${env.proxy.url}${absolute}`, 'content-location': '../relative' })
       res.end('ok')
     })
     await fill(absolute)
@@ -155,7 +147,7 @@ describe('Location and Content-Location (§4.4)', () => {
     const target = '/c006/other-origin/target'
     const path = '/c006/other-origin/page'
     serveGet(path)
-    origin.on(target, (_req, res) => {
+    env.origin.on(target, (_req, res) => {
       res.writeHead(201, { location: `http://other.example${path}`, 'content-location': `http://other.example:8080${path}` })
       res.end('ok')
     })
@@ -172,7 +164,7 @@ describe('failed unsafe requests invalidate nothing', () => {
       const location = `/c006/failed/${status}/location`
       serveGet(location)
       let gets = 0
-      origin.on(target, (req, res) => {
+      env.origin.on(target, (req, res) => {
         if (req.method === 'POST') {
           res.writeHead(status, { location, 'content-location': location })
           res.end('failed')
@@ -195,7 +187,7 @@ describe('failed unsafe requests invalidate nothing', () => {
 describe('the query is part of the key (§2)', () => {
   test('different query strings are different entries', async () => {
     const path = '/c006/query'
-    origin.on(path, (req, res) => {
+    env.origin.on(path, (req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=60' })
       res.end(`for ${req.url}`)
     })
@@ -210,17 +202,17 @@ describe('the query is part of the key (§2)', () => {
     assert.ok(isHit(a2) && isHit(b2), `${cacheStatus(a2)} / ${cacheStatus(b2)}`)
     assert.equal(a2.body, `for ${path}?a=1`)
     assert.equal(b2.body, `for ${path}?a=2`)
-    assert.equal(origin.count(`${path}?a=1`), 1)
-    assert.equal(origin.count(`${path}?a=2`), 1)
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(`${path}?a=1`), 1)
+    assert.equal(env.origin.count(`${path}?a=2`), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('invalidating one query string leaves the others stored', async () => {
     const path = '/c006/query-invalidate'
-    origin.on(path, (req, res) => {
+    env.origin.on(path, (req, res) => {
       if (req.method === 'POST') { res.writeHead(204); res.end(); return }
       res.writeHead(200, { 'cache-control': 'max-age=60' })
-      res.end(`for ${req.url} #${originRequests(origin, req.url ?? '', 'GET').length}`)
+      res.end(`for ${req.url} #${originRequests(env.origin, req.url ?? '', 'GET').length}`)
     })
     await fill(`${path}?a=1`)
     await fill(`${path}?a=2`)

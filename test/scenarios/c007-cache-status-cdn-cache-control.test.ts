@@ -8,33 +8,17 @@
  * an Integer, it is ignored and Cache-Control applies.
  */
 import assert from 'node:assert/strict'
-import type http from 'node:http'
-import { after, before, describe, test } from 'node:test'
-import { sleep, startOrigin, type TestOrigin } from '../helpers/origin.js'
-import { cacheStatus, isHit, request, startProxy, type TestProxy, type TestResponse } from '../helpers/proxy.js'
-import { PAST_ONE_SECOND_MS, httpDate } from '../helpers/rfc-scenario.js'
+import { describe, test } from 'node:test'
+import { sleep, startOrigin } from '../helpers/origin.js'
+import { cacheStatus, isHit, request, startProxy, type TestResponse } from '../helpers/proxy.js'
+import { PAST_ONE_SECOND_MS, httpDate, serveNumbered, type ServedHeaders } from '../helpers/rfc-scenario.js'
+import { useOriginAndProxy } from '../helpers/scenario-setup.js'
 
-let origin: TestOrigin
-let proxy: TestProxy
+const env = useOriginAndProxy()
+const { get } = env
 
-before(async () => {
-  origin = await startOrigin()
-  proxy = await startProxy({ origin: origin.url })
-})
-after(async () => { await proxy.close(); await origin.close() })
-
-function serve(path: string, headers: http.OutgoingHttpHeaders | (() => http.OutgoingHttpHeaders), status = 200): void {
-  let n = 0
-  origin.on(path, (_req, res) => {
-    n++
-    const h = typeof headers === 'function' ? headers() : headers
-    for (const [name, value] of Object.entries(h)) if (value !== undefined) res.setHeader(name, value)
-    res.writeHead(status)
-    res.end(`${path} #${n}`)
-  })
-}
-
-const get = (path: string, headers?: Record<string, string>) => request(`${proxy.url}${path}`, { headers })
+/** The body names the request number; no Content-Type. */
+const serve = (path: string, headers: ServedHeaders, status = 200) => serveNumbered(env.origin, path, headers, { status, contentType: false })
 
 /** The whole Cache-Status field value, lines combined. */
 function wholeCacheStatus(res: TestResponse): string {
@@ -98,7 +82,7 @@ describe('Cache-Status on every response (RFC 9211)', () => {
   test('a pass for an unsafe method: fwd=method, fwd-status, detail', async () => {
     const path = '/c007/status/post'
     serve(path, {}, 201)
-    const res = await request(`${proxy.url}${path}`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
+    const res = await request(`${env.proxy.url}${path}`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
     assert.equal(res.status, 201)
     assertOneOfOursLast(res)
     assert.equal(cacheStatus(res), 'lacquer; fwd=method; fwd-status=201; detail=REQUEST-UNSAFE-METHOD')
@@ -115,7 +99,7 @@ describe('Cache-Status on every response (RFC 9211)', () => {
   test('a HEAD forwarded with nothing stored carries Cache-Status', async () => {
     const path = '/c007/status/head'
     serve(path, { 'cache-control': 'max-age=60' })
-    const res = await request(`${proxy.url}${path}`, { method: 'HEAD' })
+    const res = await request(`${env.proxy.url}${path}`, { method: 'HEAD' })
     assertOneOfOursLast(res)
     assert.match(cacheStatus(res), /; fwd=[a-z-]+; fwd-status=200(;|$)/)
     assert.doesNotMatch(cacheStatus(res), /; stored/)
@@ -159,7 +143,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
     assert.ok(isHit(second), cacheStatus(second))
     assert.match(cacheStatus(second), /ttl=(5\d|60)$/)
     assert.equal(second.headers['cache-control'], 'max-age=0', 'Cache-Control is passed on unchanged for downstream caches')
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('CDN-Cache-Control max-age overrides Cache-Control: no-store and a past Expires', async () => {
@@ -168,7 +152,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
     await get(path)
     const second = await get(path)
     assert.ok(isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('a CDN-Cache-Control max-age=0 overrides a long Cache-Control max-age and a future Expires', async () => {
@@ -178,7 +162,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
     const second = await get(path)
     assert.ok(!isHit(second), cacheStatus(second))
     assert.equal(second.body, `${path} #2`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('a shorter CDN-Cache-Control max-age overrides a longer Cache-Control max-age: the ttl is the CDN one', async () => {
@@ -188,7 +172,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
     const second = await get(path)
     assert.ok(isHit(second), cacheStatus(second))
     assert.match(cacheStatus(second), /ttl=(5\d|60)$/)
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('a shorter CDN-Cache-Control max-age overrides a longer Cache-Control max-age: stale once it runs out', async () => {
@@ -201,7 +185,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
     const stale = await get(path)
     assert.ok(!isHit(stale), cacheStatus(stale))
     assert.equal(stale.body, `${path} #2`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('CDN-Cache-Control: no-store prevents storing despite Cache-Control: max-age', async () => {
@@ -211,7 +195,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
     assert.match(cacheStatus(first), /detail=RESPONSE-NO-STORE/)
     const second = await get(path)
     assert.equal(second.body, `${path} #2`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('CDN-Cache-Control: private prevents storing despite Cache-Control: public, max-age', async () => {
@@ -221,7 +205,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
     assert.match(cacheStatus(first), /detail=RESPONSE-PRIVATE/)
     const second = await get(path)
     assert.equal(second.body, `${path} #2`)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('CDN-Cache-Control: no-cache prevents reuse without revalidation despite Cache-Control: max-age', async () => {
@@ -230,7 +214,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
     await get(path)
     const second = await get(path)
     assert.ok(!isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('an unknown directive alongside max-age does not make CDN-Cache-Control invalid', async () => {
@@ -239,7 +223,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
     await get(path)
     const second = await get(path)
     assert.ok(isHit(second), cacheStatus(second))
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   // RFC 9213 §2.1: a field that does not parse as a Dictionary, or whose max-age is not an
@@ -253,7 +237,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
       assert.match(cacheStatus(first), /detail=RESPONSE-NO-STORE/)
       const second = await get(path)
       assert.ok(!isHit(second), cacheStatus(second))
-      assert.equal(origin.count(path), 2)
+      assert.equal(env.origin.count(path), 2)
     })
   }
   for (const value of ['max-age=1.5', 'max-age="1"', 'max-age=0, &&&']) {
@@ -264,7 +248,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
       const second = await get(path)
       assert.ok(isHit(second), cacheStatus(second))
       assert.match(cacheStatus(second), /ttl=(5\d|60)$/)
-      assert.equal(origin.count(path), 1)
+      assert.equal(env.origin.count(path), 1)
     })
   }
 })

@@ -9,21 +9,14 @@
  */
 import assert from 'node:assert/strict'
 import type http from 'node:http'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { sleep, startOrigin, type TestOrigin } from '../helpers/origin.js'
-import { cacheStatus, isHit, request, startProxy, type TestProxy } from '../helpers/proxy.js'
+import { cacheStatus, isHit, startProxy, type TestResponse } from '../helpers/proxy.js'
 import { PAST_ONE_SECOND_MS, deferred, originRequests, waitUntil } from '../helpers/rfc-scenario.js'
+import { getThrough, useOriginAndProxy } from '../helpers/scenario-setup.js'
 
-let origin: TestOrigin
-let proxy: TestProxy
-
-before(async () => {
-  origin = await startOrigin()
-  proxy = await startProxy({ origin: origin.url })
-})
-after(async () => { await proxy.close(); await origin.close() })
-
-const get = (path: string, p: TestProxy = proxy) => request(`${p.url}${path}`)
+const env = useOriginAndProxy()
+const { get } = env
 
 type Later = (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void | Promise<void>
 
@@ -52,11 +45,30 @@ const fresh200 = (body: string): Later => (_req, res) => {
 const status500: Later = (_req, res) => { res.writeHead(500, { 'content-type': 'text/plain' }); res.end('origin error') }
 const resetConnection: Later = (req) => { req.socket.destroy() }
 
+/**
+ * With an origin and a proxy of its own: `path` is stored with the `first` fields, left to go
+ * stale, and asked for again once the origin's server is closed; returns that last response.
+ */
+async function requestWithOriginDown(path: string, first: http.OutgoingHttpHeaders): Promise<TestResponse> {
+  const own = await startOrigin()
+  const ownProxy = await startProxy({ origin: own.url })
+  try {
+    scripted(own, path, first, fresh200('v2'))
+    await getThrough(ownProxy, path)
+    await sleep(PAST_ONE_SECOND_MS)
+    await own.close()
+    return await getThrough(ownProxy, path)
+  } finally {
+    await ownProxy.close()
+    await own.close()
+  }
+}
+
 describe('stale-while-revalidate (RFC 5861 §3)', { concurrency: true }, () => {
   test('a stale response within the window is served at once, and exactly one background request refreshes it', async () => {
     const path = '/c008/swr/basic'
     const gate = deferred()
-    scripted(origin, path, { 'cache-control': 'max-age=1, stale-while-revalidate=30', etag: '"v1"' }, async (_req, res) => {
+    scripted(env.origin, path, { 'cache-control': 'max-age=1, stale-while-revalidate=30', etag: '"v1"' }, async (_req, res) => {
       await gate.promise // the refresh is held until the test lets it go
       res.writeHead(200, { 'cache-control': 'max-age=60', etag: '"v2"', 'content-type': 'text/plain' })
       res.end('v2')
@@ -72,11 +84,11 @@ describe('stale-while-revalidate (RFC 5861 §3)', { concurrency: true }, () => {
       assert.match(cacheStatus(res), /detail=STALE-WHILE-REVALIDATE/)
       assert.ok(Number(res.headers.age) >= 1, `Age ${res.headers.age}`)
     }
-    await waitUntil(() => origin.count(path) === 2, 2000, 'the background request')
+    await waitUntil(() => env.origin.count(path) === 2, 2000, 'the background request')
     const more = await get(path)
     assert.equal(more.body, 'v1', 'still stale while the refresh is under way')
     await sleep(50)
-    assert.equal(origin.count(path), 2, 'one background request, however many stale hits')
+    assert.equal(env.origin.count(path), 2, 'one background request, however many stale hits')
     gate.resolve()
     // until the refresh is in the store, requests still get the stale copy (and start no
     // other refresh); then the new response is served
@@ -89,25 +101,25 @@ describe('stale-while-revalidate (RFC 5861 §3)', { concurrency: true }, () => {
     assert.equal(refreshed.body, 'v2')
     assert.ok(isHit(refreshed), cacheStatus(refreshed))
     assert.doesNotMatch(cacheStatus(refreshed), /STALE-WHILE-REVALIDATE/)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('beyond the stale-while-revalidate window the request waits for the origin', async () => {
     const path = '/c008/swr/beyond-window'
     // Age 10 against max-age=1 and a 2 s window: stale for 9 s, past the window on arrival
-    scripted(origin, path, { 'cache-control': 'max-age=1, stale-while-revalidate=2', age: '10', etag: '"v1"' }, fresh200('v2'))
+    scripted(env.origin, path, { 'cache-control': 'max-age=1, stale-while-revalidate=2', age: '10', etag: '"v1"' }, fresh200('v2'))
     await get(path)
     const res = await get(path)
     assert.equal(res.body, 'v2')
     assert.ok(!isHit(res), cacheStatus(res))
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   for (const cc of ['max-age=1, stale-while-revalidate=30, must-revalidate', 's-maxage=1, stale-while-revalidate=30', 'max-age=1, stale-while-revalidate=30, proxy-revalidate']) {
     test(`"${cc}": the stale response is not served while revalidating`, async () => {
       const path = `/c008/swr/forbidden/${encodeURIComponent(cc)}`
       const gate = deferred()
-      scripted(origin, path, { 'cache-control': cc, age: '5', etag: '"v1"' }, async (_req, res) => {
+      scripted(env.origin, path, { 'cache-control': cc, age: '5', etag: '"v1"' }, async (_req, res) => {
         await gate.promise
         res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' })
         res.end('v2')
@@ -115,7 +127,7 @@ describe('stale-while-revalidate (RFC 5861 §3)', { concurrency: true }, () => {
       await get(path)
       let answered = false
       const pending = get(path).then((res) => { answered = true; return res })
-      await waitUntil(() => origin.count(path) === 2, 2000, 'the revalidation')
+      await waitUntil(() => env.origin.count(path) === 2, 2000, 'the revalidation')
       await sleep(100)
       assert.equal(answered, false, 'the client waits for the origin instead of getting the stale response')
       gate.resolve()
@@ -127,32 +139,21 @@ describe('stale-while-revalidate (RFC 5861 §3)', { concurrency: true }, () => {
 
 describe('serving stale when the origin fails', { concurrency: true }, () => {
   test('origin down (server closed): the stale response is served with fwd=stale', async () => {
-    const own = await startOrigin()
-    const ownProxy = await startProxy({ origin: own.url })
-    try {
-      const path = '/c008/down/closed'
-      scripted(own, path, { 'cache-control': 'max-age=1', etag: '"v1"' }, fresh200('v2'))
-      await get(path, ownProxy)
-      await sleep(PAST_ONE_SECOND_MS)
-      await own.close()
-      const res = await get(path, ownProxy)
-      assert.equal(res.status, 200)
-      assert.equal(res.body, 'v1')
-      assert.match(cacheStatus(res), /fwd=stale/)
-      assert.match(cacheStatus(res), /detail=ORIGIN-UNREACHABLE/)
-      assert.ok(Number(res.headers.age) >= 1, `Age ${res.headers.age}`)
-    } finally {
-      await ownProxy.close()
-      await own.close()
-    }
+    const path = '/c008/down/closed'
+    const res = await requestWithOriginDown(path, { 'cache-control': 'max-age=1', etag: '"v1"' })
+    assert.equal(res.status, 200)
+    assert.equal(res.body, 'v1')
+    assert.match(cacheStatus(res), /fwd=stale/)
+    assert.match(cacheStatus(res), /detail=ORIGIN-UNREACHABLE/)
+    assert.ok(Number(res.headers.age) >= 1, `Age ${res.headers.age}`)
   })
 
   test('origin resets the connection: the stale response is served with fwd=stale', async () => {
     const path = '/c008/down/reset'
-    scripted(origin, path, { 'cache-control': 'max-age=1', age: '5', etag: '"v1"' }, resetConnection)
+    scripted(env.origin, path, { 'cache-control': 'max-age=1', age: '5', etag: '"v1"' }, resetConnection)
     await get(path)
     const res = await get(path)
-    assert.equal(origin.count(path), 2, 'the origin was tried')
+    assert.equal(env.origin.count(path), 2, 'the origin was tried')
     assert.equal(res.status, 200)
     assert.equal(res.body, 'v1')
     assert.match(cacheStatus(res), /fwd=stale/)
@@ -160,11 +161,11 @@ describe('serving stale when the origin fails', { concurrency: true }, () => {
 
   test('stale-if-error: a 500 from the origin is replaced by the stale response', async () => {
     const path = '/c008/sie/500'
-    scripted(origin, path, { 'cache-control': 'max-age=1, stale-if-error=60', etag: '"v1"' }, status500)
+    scripted(env.origin, path, { 'cache-control': 'max-age=1, stale-if-error=60', etag: '"v1"' }, status500)
     await get(path)
     await sleep(PAST_ONE_SECOND_MS)
     const res = await get(path)
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
     assert.equal(res.status, 200)
     assert.equal(res.body, 'v1')
     assert.match(cacheStatus(res), /fwd=stale/)
@@ -175,7 +176,7 @@ describe('serving stale when the origin fails', { concurrency: true }, () => {
   test('stale-if-error: past its window, the origin\'s 500 is passed on', async () => {
     const path = '/c008/sie/past-window'
     // stale for about 9 s, window 1 s
-    scripted(origin, path, { 'cache-control': 'max-age=1, stale-if-error=1', age: '10', etag: '"v1"' }, status500)
+    scripted(env.origin, path, { 'cache-control': 'max-age=1, stale-if-error=1', age: '10', etag: '"v1"' }, status500)
     await get(path)
     const res = await get(path)
     assert.equal(res.status, 500)
@@ -185,10 +186,10 @@ describe('serving stale when the origin fails', { concurrency: true }, () => {
   for (const cc of ['max-age=1, must-revalidate', 's-maxage=1', 'max-age=1, proxy-revalidate']) {
     test(`"${cc}" forbids serving stale when the origin resets the connection: an error status instead`, async () => {
       const path = `/c008/forbidden/reset/${encodeURIComponent(cc)}`
-      scripted(origin, path, { 'cache-control': cc, age: '5', etag: '"v1"' }, resetConnection)
+      scripted(env.origin, path, { 'cache-control': cc, age: '5', etag: '"v1"' }, resetConnection)
       await get(path)
       const res = await get(path)
-      assert.equal(origin.count(path), 2)
+      assert.equal(env.origin.count(path), 2)
       assert.ok(res.status === 502 || res.status === 504, `status ${res.status}`)
       assert.notEqual(res.body, 'v1')
       assert.doesNotMatch(cacheStatus(res), /; hit/)
@@ -196,30 +197,19 @@ describe('serving stale when the origin fails', { concurrency: true }, () => {
   }
 
   test('"must-revalidate" forbids serving stale when the origin is down (server closed)', async () => {
-    const own = await startOrigin()
-    const ownProxy = await startProxy({ origin: own.url })
-    try {
-      const path = '/c008/forbidden/closed'
-      scripted(own, path, { 'cache-control': 'max-age=1, must-revalidate', etag: '"v1"' }, fresh200('v2'))
-      await get(path, ownProxy)
-      await sleep(PAST_ONE_SECOND_MS)
-      await own.close()
-      const res = await get(path, ownProxy)
-      assert.ok(res.status === 502 || res.status === 504, `status ${res.status}`)
-      assert.notEqual(res.body, 'v1')
-    } finally {
-      await ownProxy.close()
-      await own.close()
-    }
+    const path = '/c008/forbidden/closed'
+    const res = await requestWithOriginDown(path, { 'cache-control': 'max-age=1, must-revalidate', etag: '"v1"' })
+    assert.ok(res.status === 502 || res.status === 504, `status ${res.status}`)
+    assert.notEqual(res.body, 'v1')
   })
 
   test('"must-revalidate" and a 500 from the origin: the 500 is passed on, not the stale response', async () => {
     const path = '/c008/forbidden/500'
-    scripted(origin, path, { 'cache-control': 'max-age=1, must-revalidate', age: '5', etag: '"v1"' }, status500)
+    scripted(env.origin, path, { 'cache-control': 'max-age=1, must-revalidate', age: '5', etag: '"v1"' }, status500)
     await get(path)
     const res = await get(path)
     assert.equal(res.status, 500)
     assert.equal(res.body, 'origin error')
-    assert.equal(originRequests(origin, path)[1]!.headers['if-none-match'], '"v1"')
+    assert.equal(originRequests(env.origin, path)[1]!.headers['if-none-match'], '"v1"')
   })
 })

@@ -6,18 +6,11 @@
  */
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { after, before, describe, test } from 'node:test'
-import { startOrigin, type TestOrigin } from '../helpers/origin.js'
-import { cacheStatus, isHit, startProxy, type TestProxy } from '../helpers/proxy.js'
+import { describe, test } from 'node:test'
+import { cacheStatus, isHit } from '../helpers/proxy.js'
+import { useOriginAndProxy } from '../helpers/scenario-setup.js'
 
-let origin: TestOrigin
-let proxy: TestProxy
-
-before(async () => {
-  origin = await startOrigin()
-  proxy = await startProxy({ origin: origin.url })
-})
-after(async () => { await proxy.close(); await origin.close() })
+const env = useOriginAndProxy()
 
 interface WithInterim {
   status: number
@@ -48,7 +41,7 @@ const STYLE = '</style.css>; rel=preload; as=style'
 const SCRIPT = '</app.js>; rel=preload; as=script'
 
 function serveWithEarlyHints(path: string, cacheControl: string, links: string | string[] = STYLE): void {
-  origin.on(path, (_req, res) => {
+  env.origin.on(path, (_req, res) => {
     res.writeEarlyHints({ link: links })
     res.writeHead(200, { 'cache-control': cacheControl, 'content-type': 'text/plain', link: '</style.css>; rel=preload; as=style' })
     res.end('page with hints')
@@ -59,7 +52,7 @@ describe('103 Early Hints', () => {
   test('a 103 from the origin reaches the client before the final response', async () => {
     const path = '/c009/early-hints/forwarded'
     serveWithEarlyHints(path, 'max-age=60')
-    const res = await requestWithInterim(`${proxy.url}${path}`)
+    const res = await requestWithInterim(`${env.proxy.url}${path}`)
     assert.equal(res.status, 200)
     assert.equal(res.body, 'page with hints')
     assert.equal(res.interim.length, 1, JSON.stringify(res.interim))
@@ -70,7 +63,7 @@ describe('103 Early Hints', () => {
   test('a 103 with two Link values in one field line (as node sends them) reaches the client, and the final response is intact', async () => {
     const path = '/c009/early-hints/two-links'
     serveWithEarlyHints(path, 'max-age=60', [STYLE, SCRIPT])
-    const res = await requestWithInterim(`${proxy.url}${path}`)
+    const res = await requestWithInterim(`${env.proxy.url}${path}`)
     assert.equal(res.status, 200, `a 1xx the proxy cannot forward must not turn the response into an error: ${res.body}`)
     assert.equal(res.body, 'page with hints')
     assert.equal(res.interim.length, 1, JSON.stringify(res.interim))
@@ -82,33 +75,33 @@ describe('103 Early Hints', () => {
   test('the 103 is not stored: the hit that follows has no interim response, and the final one is intact', async () => {
     const path = '/c009/early-hints/not-replayed'
     serveWithEarlyHints(path, 'max-age=60')
-    const first = await requestWithInterim(`${proxy.url}${path}`)
+    const first = await requestWithInterim(`${env.proxy.url}${path}`)
     assert.equal(first.interim.length, 1)
-    const second = await requestWithInterim(`${proxy.url}${path}`)
+    const second = await requestWithInterim(`${env.proxy.url}${path}`)
     assert.ok(hitOf(second), statusOf(second))
     assert.deepEqual(second.interim, [])
     assert.equal(second.status, 200)
     assert.equal(second.body, 'page with hints')
     assert.equal(second.headers.link, '</style.css>; rel=preload; as=style', 'the final response keeps its own Link field')
-    assert.equal(origin.count(path), 1)
+    assert.equal(env.origin.count(path), 1)
   })
 
   test('a 103 on a response that is not stored is forwarded on every request', async () => {
     const path = '/c009/early-hints/no-store'
     serveWithEarlyHints(path, 'no-store')
     for (let i = 1; i <= 2; i++) {
-      const res = await requestWithInterim(`${proxy.url}${path}`)
+      const res = await requestWithInterim(`${env.proxy.url}${path}`)
       assert.equal(res.interim.length, 1, `request ${i}`)
       assert.equal(res.interim[0]!.statusCode, 103)
       assert.equal(res.body, 'page with hints')
     }
-    assert.equal(origin.count(path), 2)
+    assert.equal(env.origin.count(path), 2)
   })
 
   test('a 103 answering a POST (passed to the origin) reaches the client', async () => {
     const path = '/c009/early-hints/post'
     serveWithEarlyHints(path, 'no-store')
-    const res = await requestWithInterim(`${proxy.url}${path}`, 'POST', 'x')
+    const res = await requestWithInterim(`${env.proxy.url}${path}`, 'POST', 'x')
     assert.equal(res.status, 200)
     assert.equal(res.interim.length, 1)
     assert.equal(res.interim[0]!.statusCode, 103)
