@@ -29,10 +29,11 @@ export function newCounters(): Counters {
 }
 
 export interface ProxyContext {
-  readonly config: ResolvedConfig
+  /** swapped as a whole, with `policy`, by a reload */
+  config: ResolvedConfig
   readonly store: CacheStore
   readonly origin: OriginClient
-  readonly policy: CompiledPolicy
+  policy: CompiledPolicy
   /** primary key → the fetch other requests for it may join */
   readonly busy: Map<string, BusyEntry>
   readonly counters: Counters

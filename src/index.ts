@@ -1,6 +1,7 @@
 /**
  * @module lacquer
- * Public API: `createProxy(options, policy?)` and the public types. Nothing else.
+ * Public API: `createProxy(config, policy?)`, `defineConfig`, `loadConfig` and the public
+ * types. Nothing else.
  */
 import type http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -8,16 +9,20 @@ import { createAdminServer } from './admin/admin-server.js'
 import { type ProxyOptions, type ResolvedConfig, resolveConfig } from './config/resolve.js'
 import { type Counters, type ProxyContext, newCounters } from './context.js'
 import { LacquerError } from './errors.js'
+import { KEEP_FOR_ERRORS_MS } from './fetch/fetch-task.js'
 import { createHttpServer } from './http/server.js'
 import { type Logger, createLogger } from './observe/logger.js'
 import { OriginClient } from './origin/origin-client.js'
-import { composePolicy } from './policy/builtin.js'
-import type { Policy } from './policy/types.js'
+import { composePolicy, createBuiltinPolicy } from './policy/builtin.js'
+import type { CompiledPolicy, Policy } from './policy/types.js'
 import { MemoryStore } from './store/memory-store.js'
 import type { CacheStore } from './store/types.js'
 
 export type { ProxyOptions, ResolvedConfig } from './config/resolve.js'
-export type { Policy, RecvAction, BackendResponseAction, RequestView, ResponseView, Rule } from './policy/types.js'
+export type { LacquerConfig, RuleConfig } from './config/schema.js'
+export { defineConfig } from './config/schema.js'
+export { loadConfig, findConfigFile, CONFIG_FILE_NAMES } from './config/load.js'
+export type * from './policy/types.js'
 export type { CacheStore, StoredObject, StoreWriter, StoreStats } from './store/types.js'
 export { LacquerError, ERRORS } from './errors.js'
 export { MemoryStore } from './store/memory-store.js'
@@ -27,6 +32,12 @@ export interface Proxy {
   readonly config: ResolvedConfig
   /** resolves with the bound addresses once both ports listen */
   listen(): Promise<{ url: string; adminUrl: string | null }>
+  /**
+   * Swaps in a new config and policy atomically, keeping the store (and so the cache).
+   * A bad config throws (ERR_CONFIG_INVALID) and the running one stays. Addresses, the
+   * origin and the store's size are fixed at start; changing them needs a restart.
+   */
+  reload(config: ProxyOptions, policy?: Policy): string[]
   close(): Promise<void>
   readonly counters: Readonly<Counters>
   readonly store: CacheStore
@@ -35,21 +46,32 @@ export interface Proxy {
 export interface CreateProxyExtras {
   logger?: Logger
   store?: CacheStore
+  /** called by the admin port's POST /reload; returns the warnings of the reload */
+  onReloadRequest?: () => Promise<string[]>
+}
+
+function compilePolicy(config: ResolvedConfig, policy: Policy | undefined): CompiledPolicy {
+  const builtin = createBuiltinPolicy({ cookies: config.cookies, perUserSecret: config.perUser.secret, keepForErrorsMs: KEEP_FOR_ERRORS_MS })
+  return composePolicy(policy, builtin)
 }
 
 export function createProxy(options: ProxyOptions, policy?: Policy, extras: CreateProxyExtras = {}): Proxy {
-  const config = resolveConfig(options)
-  const store = extras.store ?? new MemoryStore({ maxBytes: config.store.maxBytes, maxObjectBytes: config.store.maxObjectBytes })
+  let config = resolveConfig(options)
+  const userPolicy = policy ?? options.hooks
+  const store = extras.store ?? new MemoryStore({
+    maxBytes: config.store.maxBytes, maxObjectBytes: config.store.maxObjectBytes,
+    maxEntriesPerPartition: config.perUser.maxEntriesPerUser, maxBytesPerPartition: config.perUser.maxBytesPerUser,
+  })
   const origin = new OriginClient({ ...config.origin })
+  const log = extras.logger ?? createLogger(config.logLevel)
   const ctx: ProxyContext = {
-    config, store, origin, policy: composePolicy(policy), busy: new Map(), counters: newCounters(),
-    log: extras.logger ?? createLogger('info'),
+    config, store, origin, policy: compilePolicy(config, userPolicy), busy: new Map(), counters: newCounters(), log,
   }
   const server = createHttpServer(ctx)
-  const admin = config.admin ? createAdminServer(ctx) : null
+  const admin = config.admin ? createAdminServer(ctx, extras.onReloadRequest) : null
 
   return {
-    config,
+    get config() { return ctx.config },
     counters: ctx.counters,
     store,
     async listen() {
@@ -63,11 +85,39 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
           throw err
         }
       }
-      ctx.log('info', 'lacquer listening', { url, adminUrl, origin: config.origin.url })
+      log('info', 'lacquer listening', { url, adminUrl, origin: config.origin.url, rules: config.rules.length })
+      if (config.admin && !/^(127\.|::1$|localhost$)/.test(config.admin.host)) {
+        log('warn', 'the admin port listens beyond loopback: anyone who reaches it can read stats and reload the config', { admin: config.admin.host })
+      }
       return { url, adminUrl }
     },
+    reload(next, nextPolicy) {
+      const resolved = resolveConfig(next)
+      const warnings: string[] = []
+      const fixed = (name: string, a: unknown, b: unknown) => {
+        if (JSON.stringify(a) !== JSON.stringify(b)) warnings.push(`${name} changed: it takes effect only after a restart`)
+      }
+      fixed('listen', resolved.listen, config.listen)
+      fixed('admin', resolved.admin, config.admin)
+      fixed('origin', resolved.origin, config.origin)
+      fixed('store', resolved.store, config.store)
+      fixed('limits', resolved.limits, config.limits)
+      // keep the running per-user secret unless the new config names one: generated keys stay valid
+      const perUser = resolved.perUser.isSecretGenerated ? { ...resolved.perUser, secret: config.perUser.secret } : resolved.perUser
+      const swapped: ResolvedConfig = Object.freeze({
+        ...resolved, listen: config.listen, admin: config.admin, origin: config.origin, store: config.store, limits: config.limits, perUser,
+      })
+      config = swapped
+      // one synchronous assignment pair: no request sees a new config with an old policy
+      ctx.config = swapped
+      // a policy given to createProxy stays unless the reload brings one (in its call or its config)
+      ctx.policy = compilePolicy(swapped, nextPolicy ?? next.hooks ?? policy)
+      log('info', 'config reloaded', { rules: swapped.rules.length, warnings })
+      return warnings
+    },
     async close() {
-      await Promise.all([closeServer(server), admin ? closeServer(admin) : undefined])
+      log('info', 'lacquer closing: finishing responses under way', { drainMs: DRAIN_TIMEOUT_MS })
+      await Promise.all([closeServer(server), admin ? closeServer(admin, 0) : undefined])
       await origin.close()
       await store.close()
     },
@@ -93,9 +143,15 @@ function listenOn(server: http.Server, key: string, host: string, port: number):
   })
 }
 
-function closeServer(server: http.Server): Promise<void> {
+/** How long a closing server lets responses under way finish before cutting connections. */
+export const DRAIN_TIMEOUT_MS = 10_000
+
+/** Stops accepting, lets responses under way finish (idle keep-alive connections close at once), then cuts what is left. */
+function closeServer(server: http.Server, drainMs = DRAIN_TIMEOUT_MS): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve())
-    server.closeAllConnections()
+    const timer = setTimeout(() => server.closeAllConnections(), drainMs)
+    timer.unref()
+    server.close(() => { clearTimeout(timer); resolve() })
+    server.closeIdleConnections()
   })
 }

@@ -9,7 +9,12 @@ import type { ProxyContext } from '../context.js'
 export interface AdminEndpoint {
   readonly method: string
   readonly path: string
-  handle(ctx: ProxyContext, req: http.IncomingMessage, res: http.ServerResponse): void
+  handle(ctx: ProxyContext, req: http.IncomingMessage, res: http.ServerResponse, hooks: AdminHooks): void
+}
+
+export interface AdminHooks {
+  /** re-reads the config file and swaps it in; resolves with warnings, rejects with the reason */
+  reload?: () => Promise<string[]>
 }
 
 function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
@@ -43,12 +48,25 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
         originErrors: c.originErrors,
         incompleteBodies: c.incompleteBodies,
         store: { type: ctx.store.name, objects: store.objects, bytes: store.bytes, maxBytes: store.maxBytes, evictions: store.evictions },
+        rules: ctx.config.rules.map((r) => r.name),
       })
+    },
+  },
+  {
+    method: 'POST',
+    path: '/reload',
+    handle: (ctx, _req, res, hooks) => {
+      if (!hooks.reload) return sendJson(res, 409, { ok: false, error: 'this Lacquer was started without a config file: there is nothing to reload' })
+      hooks.reload().then(
+        (warnings) => sendJson(res, 200, { ok: true, rules: ctx.config.rules.length, warnings }),
+        (err: Error & { code?: string }) => sendJson(res, 400, { ok: false, code: err.code, error: err.message, kept: 'the running config' }),
+      )
     },
   },
 ]
 
-export function createAdminServer(ctx: ProxyContext): http.Server {
+export function createAdminServer(ctx: ProxyContext, reload?: () => Promise<string[]>): http.Server {
+  const hooks: AdminHooks = { reload }
   return http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     const endpoint = ADMIN_ENDPOINTS.find((e) => e.path === path)
@@ -57,6 +75,6 @@ export function createAdminServer(ctx: ProxyContext): http.Server {
       res.setHeader('allow', endpoint.method)
       return sendJson(res, 405, { error: `use ${endpoint.method}` })
     }
-    endpoint.handle(ctx, req, res)
+    endpoint.handle(ctx, req, res, hooks)
   })
 }

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 /**
  * @module cli/main
- * The `lacquer` command: argument parsing, signals and exit codes. Holds no logic: it calls
- * the library.
+ * The `lacquer` command: argument parsing, config file loading, signals and exit codes.
+ * Holds no logic: it calls the library.
  */
+import http from 'node:http'
 import { Command, InvalidArgumentError } from 'commander'
-import { createProxy } from '../index.js'
+import { createProxy, type Proxy } from '../index.js'
 import { LacquerError } from '../errors.js'
-import { DEFAULTS } from '../config/resolve.js'
+import { DEFAULTS, resolveConfig } from '../config/resolve.js'
+import { findConfigFile, loadConfig } from '../config/load.js'
+import type { LacquerConfig } from '../config/schema.js'
 import { createLogger, type LogLevel } from '../observe/logger.js'
 import { startDemo } from '../demo/demo.js'
 
@@ -35,30 +38,108 @@ function stopOnSignals(close: () => Promise<void>): void {
   process.on('SIGTERM', stop)
 }
 
+interface ServeFlags {
+  config?: string
+  origin?: string
+  listen?: string
+  admin?: string | false
+  storeSize?: string
+  maxObjectSize?: string
+  logLevel?: LogLevel
+}
+
+/** The config file (given or found in the working directory) with the command-line flags over it. */
+async function readConfig(flags: ServeFlags): Promise<{ config: LacquerConfig; path?: string }> {
+  const path = flags.config ?? findConfigFile()
+  const file: LacquerConfig = path ? await loadConfig(path) : ({} as LacquerConfig)
+  const config: LacquerConfig = { ...file }
+  if (flags.origin !== undefined) config.origin = flags.origin
+  if (flags.listen !== undefined) config.listen = flags.listen
+  if (flags.admin !== undefined) config.admin = flags.admin
+  if (flags.storeSize !== undefined || flags.maxObjectSize !== undefined) {
+    config.store = { ...file.store, ...(flags.storeSize !== undefined && { size: flags.storeSize }), ...(flags.maxObjectSize !== undefined && { maxObjectSize: flags.maxObjectSize }) }
+  }
+  if (flags.logLevel !== undefined) config.logLevel = flags.logLevel
+  if (config.origin === undefined) {
+    throw new LacquerError('ERR_CONFIG_INVALID', `origin: missing — give --origin http://HOST:PORT${path ? ` or set origin in ${path}` : ' or create lacquer.config.yaml with an origin'}`)
+  }
+  return { config, path }
+}
+
 const program = new Command()
 program.name('lacquer').description('A full-page HTTP accelerator: a caching reverse proxy correct to RFC 9111').version('0.1.0')
+// a bad flag is a configuration error: exit status 2, as for a bad config file
+program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
 
 program
   .command('serve')
   .description('start the caching reverse proxy in front of an origin')
-  .requiredOption('--origin <url>', 'the app: http://HOST:PORT or unix:/path.sock')
-  .option('--listen <host:port>', 'where clients connect', DEFAULTS.listen)
-  .option('--admin <host:port>', 'admin port (/healthz, /stats); keep it on loopback', DEFAULTS.admin)
+  .option('--config <file>', 'config file (.ts, .mjs, .js, .json, .yaml); default: lacquer.config.* in the working directory')
+  .option('--origin <url>', 'the app: http://HOST:PORT or unix:/path.sock')
+  .option('--listen <host:port>', `where clients connect (default ${DEFAULTS.listen})`)
+  .option('--admin <host:port>', `admin port (/healthz, /stats, /reload); keep it on loopback (default ${DEFAULTS.admin})`)
   .option('--no-admin', 'no admin port')
-  .option('--store-size <size>', 'memory store size', DEFAULTS.storeSize)
-  .option('--max-object-size <size>', 'larger bodies stream through unstored', DEFAULTS.maxObjectSize)
-  .option('--log-level <level>', 'error, warn, info or debug', logLevel, 'info')
-  .action(async (opts: { origin: string; listen: string; admin: string | false; storeSize: string; maxObjectSize: string; logLevel: LogLevel }) => {
+  .option('--store-size <size>', `memory store size (default ${DEFAULTS.storeSize})`)
+  .option('--max-object-size <size>', `larger bodies stream through unstored (default ${DEFAULTS.maxObjectSize})`)
+  .option('--log-level <level>', 'error, warn, info or debug (default info)', logLevel)
+  .action(async (flags: Omit<ServeFlags, 'admin'> & { admin?: string | boolean }) => {
     try {
-      const proxy = createProxy({
-        origin: opts.origin, listen: opts.listen, admin: opts.admin, storeSize: opts.storeSize, maxObjectSize: opts.maxObjectSize,
-      }, undefined, { logger: createLogger(opts.logLevel) })
+      if (flags.admin === true) delete flags.admin // commander's default for --no-admin when not given
+      const { config, path } = await readConfig(flags as ServeFlags)
+      const logger = createLogger(config.logLevel ?? 'info')
+      let proxy: Proxy | undefined
+      const reload = async (): Promise<string[]> => {
+        const next = await readConfig(flags as ServeFlags)
+        return proxy!.reload(next.config)
+      }
+      proxy = createProxy(config, undefined, { logger, onReloadRequest: path ? reload : undefined })
       const { url, adminUrl } = await proxy.listen()
-      process.stdout.write(`lacquer: serving ${url} → ${proxy.config.origin.url}${adminUrl ? ` (admin ${adminUrl})` : ''}\n`)
-      stopOnSignals(() => proxy.close())
+      process.stdout.write(`lacquer: serving ${url} → ${proxy.config.origin.url}${adminUrl ? ` (admin ${adminUrl})` : ''}${path ? ` with ${path}` : ''}\n`)
+      process.on('SIGHUP', () => {
+        if (!path) { logger('warn', 'SIGHUP: started without a config file, nothing to reload'); return }
+        reload().then(
+          (warnings) => logger('info', 'SIGHUP: config reloaded', { path, warnings }),
+          (err: Error) => logger('error', 'SIGHUP: the new config was refused; the running one stays', { path, error: err.message }),
+        )
+      })
+      stopOnSignals(() => proxy!.close())
     } catch (err) {
       fail(err)
     }
+  })
+
+program
+  .command('check-config')
+  .description('validate a config file without starting (exit 0 when valid, 2 when not)')
+  .option('--config <file>', 'config file; default: lacquer.config.* in the working directory')
+  .action(async (flags: { config?: string }) => {
+    try {
+      const path = flags.config ?? findConfigFile()
+      if (!path) throw new LacquerError('ERR_CONFIG_INVALID', 'no config file: pass --config PATH or create lacquer.config.yaml in the working directory')
+      const resolved = resolveConfig(await loadConfig(path))
+      process.stdout.write(`${path}: valid (origin ${resolved.origin.url}, ${resolved.rules.length} rule${resolved.rules.length === 1 ? '' : 's'})\n`)
+    } catch (err) {
+      fail(err)
+    }
+  })
+
+program
+  .command('reload')
+  .description('ask a running Lacquer to re-read its config file (through its admin port)')
+  .option('--admin <host:port>', 'the admin address of the running Lacquer', DEFAULTS.admin)
+  .action(async (flags: { admin: string }) => {
+    const url = `http://${flags.admin}/reload`
+    const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(url, { method: 'POST' }, (res) => {
+        let body = ''
+        res.on('data', (d) => { body += d })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      })
+      req.on('error', reject)
+      req.end()
+    }).catch((err: Error) => fail(new Error(`cannot reach the admin port at ${flags.admin} (${err.message}); pass --admin HOST:PORT`)))
+    process.stdout.write(result.body)
+    process.exit(result.status === 200 ? 0 : 1)
   })
 
 program

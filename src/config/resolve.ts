@@ -1,9 +1,15 @@
 /**
  * @module config/resolve
- * Options (from the CLI or the library call) → a frozen, validated `ResolvedConfig`.
- * Errors name the option, the bad value and the fix.
+ * A config (from a file, the CLI or the library call) → a frozen, validated
+ * `ResolvedConfig`. One schema (config/schema.ts) checks it; every error names the key, the
+ * bad value and the fix. Units are parsed here and nowhere else.
  */
+import { randomBytes } from 'node:crypto'
 import { LacquerError } from '../errors.js'
+import { TRACKING_COOKIE_PATTERNS } from '../policy/cookies.js'
+import { type CompiledRule, compileRule, namePattern } from '../policy/rules.js'
+import type { LogLevel } from '../observe/logger.js'
+import { type LacquerConfig, configSchema, formatConfigIssues } from './schema.js'
 import { parseDuration, parseSize } from './units.js'
 
 export interface ListenAddress {
@@ -31,24 +37,28 @@ export interface ResolvedConfig {
   /** the pseudonym in Via and the cache name in Cache-Status */
   readonly name: string
   readonly isCoalescing: boolean
+  readonly logLevel: LogLevel
+  readonly cookies: {
+    /** cookies that never matter: ignored for the pass decision, removed from looked-up requests */
+    readonly ignore: readonly RegExp[]
+    /** cookies that mean "this request is a user's" */
+    readonly session: readonly RegExp[]
+    readonly unknown: 'pass' | 'ignore'
+  }
+  readonly perUser: {
+    /** the HMAC key for per-user cache keys */
+    readonly secret: string
+    readonly isSecretGenerated: boolean
+    readonly maxEntriesPerUser: number
+    readonly maxBytesPerUser: number
+  }
+  /** query parameters removed from every URL before it is keyed and forwarded */
+  readonly dropParams: readonly RegExp[]
+  readonly rules: readonly CompiledRule[]
 }
 
-/** What a user may pass; every field optional but `origin`. Sizes and durations take units. */
-export interface ProxyOptions {
-  origin: string
-  listen?: string
-  admin?: string | false
-  storeSize?: string | number
-  maxObjectSize?: string | number
-  originConnections?: number
-  connectTimeout?: string | number
-  firstByteTimeout?: string | number
-  betweenBytesTimeout?: string | number
-  maxHeaderSize?: string | number
-  maxHeaderCount?: number
-  maxUrlSize?: string | number
-  coalescing?: boolean
-}
+/** The library's options: a config file's contents. */
+export type ProxyOptions = LacquerConfig
 
 export const DEFAULTS = {
   listen: '127.0.0.1:8080',
@@ -62,6 +72,13 @@ export const DEFAULTS = {
   maxHeaderSize: '32kb',
   maxHeaderCount: 100,
   maxUrlSize: '8kb',
+  /** session cookies of common frameworks: a request carrying one is a user's */
+  sessionCookies: ['session', 'sessionid', 'sid', 'PHPSESSID', 'JSESSIONID', 'connect.sid', 'laravel_session', '_session_id',
+    'wordpress_logged_in_*', 'wp-settings-*', 'SESS*', 'SSESS*', 'ASP.NET_SessionId', '*_session'],
+  /** tracking parameters dropped from every URL (they never change what the origin renders) */
+  dropParams: ['utm_*', 'fbclid', 'gclid', 'dclid', 'msclkid', 'mc_cid', 'mc_eid', '_ga', 'yclid', 'igshid'],
+  maxEntriesPerUser: 100,
+  maxBytesPerUser: '2mb',
 } as const
 
 function invalid(key: string, value: unknown, fix: string): LacquerError {
@@ -74,18 +91,6 @@ export function parseListenAddress(key: string, text: string): ListenAddress {
   const port = m ? Number(m[3]) : NaN
   if (!m || !(port >= 0 && port <= 65535)) throw invalid(key, text, 'use HOST:PORT, e.g. 127.0.0.1:8080 (port 0 picks a free port)')
   return { host: m[1] || m[2] || '127.0.0.1', port }
-}
-
-function size(key: string, value: string | number): number {
-  const parsed = parseSize(value)
-  if (parsed === undefined || parsed <= 0) throw invalid(key, value, 'use a size such as 256mb, 16mb, 512kb or a number of bytes')
-  return parsed
-}
-
-function duration(key: string, value: string | number): number {
-  const parsed = parseDuration(value)
-  if (parsed === undefined || parsed <= 0) throw invalid(key, value, 'use a duration such as 10s, 250ms or 2m')
-  return parsed
 }
 
 /** Validates the origin URL: http://host[:port] (no path) or unix:/absolute/path. */
@@ -102,47 +107,67 @@ export function parseOriginUrl(value: string): string {
   return url.origin
 }
 
-export function resolveConfig(options: ProxyOptions): ResolvedConfig {
-  const o = { ...DEFAULTS, ...stripUndefined(options) }
-  const maxBytes = size('storeSize', o.storeSize)
+const size = (v: string | number) => parseSize(v)!
+const duration = (v: string | number) => parseDuration(v)!
+
+export function resolveConfig(input: LacquerConfig): ResolvedConfig {
+  const { hooks: _hooks, ...data } = (input ?? {}) as LacquerConfig
+  const parsed = configSchema.safeParse({ ...data, hooks: undefined })
+  if (!parsed.success) {
+    throw new LacquerError('ERR_CONFIG_INVALID', `\n  ${formatConfigIssues(parsed.error, data).join('\n  ')}`)
+  }
+  const c = parsed.data
+  const origin = typeof c.origin === 'string' ? { url: c.origin } : c.origin
+  const maxBytes = size(c.store?.size ?? DEFAULTS.storeSize)
   // the default object limit shrinks to fit a small store; an explicit one must fit
-  const maxObjectBytes = options.maxObjectSize === undefined
-    ? Math.min(size('maxObjectSize', o.maxObjectSize), maxBytes)
-    : size('maxObjectSize', o.maxObjectSize)
-  if (maxObjectBytes > maxBytes) throw invalid('maxObjectSize', o.maxObjectSize, `it must not exceed storeSize (${o.storeSize})`)
-  const connections = Number(o.originConnections)
-  if (!Number.isInteger(connections) || connections < 1) throw invalid('originConnections', o.originConnections, 'use a whole number ≥ 1')
-  const maxHeaderCount = Number(o.maxHeaderCount)
-  if (!Number.isInteger(maxHeaderCount) || maxHeaderCount < 1) throw invalid('maxHeaderCount', o.maxHeaderCount, 'use a whole number ≥ 1')
+  const maxObjectBytes = c.store?.maxObjectSize === undefined ? Math.min(size(DEFAULTS.maxObjectSize), maxBytes) : size(c.store.maxObjectSize)
+  if (maxObjectBytes > maxBytes) throw invalid('store.maxObjectSize', c.store?.maxObjectSize, `it must not exceed store.size (${c.store?.size ?? DEFAULTS.storeSize})`)
+  const rules = (c.rules ?? []).map((rule, index) => compileRule({
+    ...rule,
+    ttlMs: rule.ttl === undefined ? undefined : duration(rule.ttl),
+    graceMs: rule.grace === undefined ? undefined : duration(rule.grace),
+    keepMs: rule.keep === undefined ? undefined : duration(rule.keep),
+  }, index))
+  const secret = c.perUser?.secret
   const config: ResolvedConfig = {
-    listen: parseListenAddress('listen', o.listen),
-    admin: o.admin === false ? null : parseListenAddress('admin', o.admin),
+    listen: parseListenAddress('listen', c.listen ?? DEFAULTS.listen),
+    admin: c.admin === false ? null : parseListenAddress('admin', c.admin ?? DEFAULTS.admin),
     origin: {
-      url: parseOriginUrl(options.origin),
-      connections,
-      connectTimeoutMs: duration('connectTimeout', o.connectTimeout),
-      firstByteTimeoutMs: duration('firstByteTimeout', o.firstByteTimeout),
-      betweenBytesTimeoutMs: duration('betweenBytesTimeout', o.betweenBytesTimeout),
+      url: parseOriginUrl(origin.url),
+      connections: origin.connections ?? DEFAULTS.originConnections,
+      connectTimeoutMs: duration(origin.connectTimeout ?? DEFAULTS.connectTimeout),
+      firstByteTimeoutMs: duration(origin.firstByteTimeout ?? DEFAULTS.firstByteTimeout),
+      betweenBytesTimeoutMs: duration(origin.betweenBytesTimeout ?? DEFAULTS.betweenBytesTimeout),
     },
     store: { maxBytes, maxObjectBytes },
     limits: {
-      maxHeaderBytes: size('maxHeaderSize', o.maxHeaderSize),
-      maxHeaderCount,
-      maxUrlBytes: size('maxUrlSize', o.maxUrlSize),
+      maxHeaderBytes: size(c.limits?.maxHeaderSize ?? DEFAULTS.maxHeaderSize),
+      maxHeaderCount: c.limits?.maxHeaderCount ?? DEFAULTS.maxHeaderCount,
+      maxUrlBytes: size(c.limits?.maxUrlSize ?? DEFAULTS.maxUrlSize),
     },
     name: 'lacquer',
-    isCoalescing: o.coalescing !== false,
+    isCoalescing: c.coalescing !== false,
+    logLevel: c.logLevel ?? 'info',
+    cookies: {
+      ignore: [...(c.cookies?.ignoreBuiltin === false ? [] : TRACKING_COOKIE_PATTERNS), ...(c.cookies?.ignore ?? []).map(namePattern)],
+      session: (c.cookies?.session ?? DEFAULTS.sessionCookies).map(namePattern),
+      unknown: c.cookies?.unknown ?? 'pass',
+    },
+    perUser: {
+      secret: secret ?? randomBytes(32).toString('hex'),
+      isSecretGenerated: secret === undefined,
+      maxEntriesPerUser: c.perUser?.maxEntriesPerUser ?? DEFAULTS.maxEntriesPerUser,
+      maxBytesPerUser: size(c.perUser?.maxBytesPerUser ?? DEFAULTS.maxBytesPerUser),
+    },
+    dropParams: (c.key?.dropParams ?? DEFAULTS.dropParams).map(namePattern),
+    rules,
   }
   return deepFreeze(config)
 }
 
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
-}
-
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v)
+  if (value && typeof value === 'object' && !(value instanceof RegExp)) {
+    for (const v of Object.values(value)) if (typeof v !== 'function') deepFreeze(v)
     Object.freeze(value)
   }
   return value

@@ -15,13 +15,13 @@ import { makeCacheKey } from '../context.js'
 import { LacquerError } from '../errors.js'
 import { parseCacheControl, parseCdnCacheControl } from '../http-cache/cache-control.js'
 import { notModifiedSelects, validatorsFor } from '../http-cache/conditional.js'
-import { computeFreshness, isFresh } from '../http-cache/freshness.js'
-import { type HeaderList, type ReadonlyHeaderList, getAll, getFirst, has } from '../http-cache/header-list.js'
+import { type Freshness, computeFreshness, isFresh } from '../http-cache/freshness.js'
+import { type HeaderList, type ReadonlyHeaderList, applyEdits, getAll, getFirst, has } from '../http-cache/header-list.js'
 import { SAFE_METHODS, mergeHeaders, stripHopByHop, urisToInvalidate } from '../http-cache/invalidation.js'
 import { formatHttpDate } from '../http-cache/http-date.js'
 import { parseVary, selectingValues } from '../http-cache/vary.js'
 import type { CacheStatusDetail } from '../observe/cache-status.js'
-import { classifyOriginError } from '../origin/origin-client.js'
+import { classifyOriginError, isOriginSideError } from '../origin/origin-client.js'
 import type { RequestView } from '../policy/types.js'
 import type { ObjectHead, StoreWriter, StoredObject } from '../store/types.js'
 import { BusyEntry, type FetchedHead } from './busy-entry.js'
@@ -50,6 +50,8 @@ export interface FetchJob {
   stale?: StoredObject
   /** Cache-Status detail for a pass */
   passDetail?: CacheStatusDetail
+  /** the store partition (one user's entries) of a per-user key */
+  partition?: string
   /** forwards 1xx interim responses to the client that started the fetch (never stored) */
   onInformational?: (status: number, headers: HeaderList) => void
 }
@@ -111,6 +113,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   const { request } = job
   // ── prepare
   const headers = prepareOriginHeaders(ctx, job)
+  applyEdits(headers, ctx.policy.backendRequest(request).edits)
   const requestAt = Date.now()
   ctx.counters.originRequests++
   // ── start
@@ -121,7 +124,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     })
   } catch (err) {
     const body = job.body as (Readable & { complete?: boolean }) | undefined
-    if (body && (body.errored || body.complete === false) && body.destroyed) {
+    if (body && !isOriginSideError(err) && (body.errored || body.complete === false) && body.destroyed) {
       // the client's request body broke off: the client's fault, not the origin's
       busy.fail(new LacquerError('ERR_HTTP_BAD_REQUEST', 'the request body ended early', { cause: err }))
       releaseBusy(ctx, busy)
@@ -134,6 +137,8 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   // RFC 9110 §6.6.1: a recipient with a clock adds the Date it received a response at when the
   // origin sent none; stored with it, so every later hit repeats the same Date
   if (!has(received, 'date')) received.push(['date', formatHttpDate(responseAt)])
+  // RFC 9110 §8.6: no Content-Length on 1xx and 204 (a client trusting it would lose the framing)
+  if (res.status === 204 || res.status < 200) removeAll(received, 'content-length')
   const isBodyless = request.method === 'HEAD' || res.status === 204 || res.status === 304 || res.status < 200
 
   // RFC 9111 §4.4: a successful unsafe request invalidates what it names
@@ -149,12 +154,17 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     const merged = mergeHeaders(job.stale.headers, received)
     const { cc, isTargeted } = effectiveDirectives(merged)
     const freshness = computeFreshness(job.stale.status, merged, cc, isTargeted, requestAt, responseAt)
-    const updated = { headers: merged, cc, isTargeted, freshness, status: job.stale.status, statusText: job.stale.statusText, deleteAt: deleteAtFor(freshness, cc, merged) }
     ctx.counters.revalidations++
     // the updated response goes through the same policy as a new one: a 304 that sets a
     // cookie or turns private belongs to this client alone and must not reach the store
     const action = ctx.policy.backendResponse({ status: job.stale.status, headers: merged, cc, isTargeted, request })
     const isStorable = action.action === 'store'
+    if (isStorable && action.ttlMs !== undefined) Object.assign(freshness, { lifetimeMs: freshness.initialAgeMs + action.ttlMs, source: 'config' })
+    const graceMs = isStorable ? action.graceMs : undefined
+    const updated = {
+      headers: merged, cc, isTargeted, freshness, status: job.stale.status, statusText: job.stale.statusText, graceMs,
+      deleteAt: deleteAtFor(freshness, cc, merged, graceMs, isStorable ? action.keepMs : undefined),
+    }
     if (isStorable) await ctx.store.update(job.stale, updated)
     const revalidated: StoredObject = isStorable ? job.stale : { ...job.stale, ...updated }
     busy.setHead({
@@ -175,11 +185,20 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   let isStored = false
   let isShareable = false
   let detail: CacheStatusDetail | undefined = job.passDetail
+  let graceMs: number | undefined
+  let keepMs: number | undefined
+  let tags: readonly string[] = []
   if (job.mode !== 'pass') {
     const action = ctx.policy.backendResponse({ status: res.status, headers: received, cc, isTargeted, request })
     if (action.action === 'store') {
       isStored = true
       isShareable = true
+      for (const name of action.unset ?? []) removeAll(received, name)
+      // a configured ttl replaces the lifetime from the headers: fresh for ttl from arrival
+      if (action.ttlMs !== undefined) Object.assign(freshness, { lifetimeMs: freshness.initialAgeMs + action.ttlMs, source: 'config' })
+      graceMs = action.graceMs
+      keepMs = action.keepMs
+      tags = action.tags ?? []
     } else {
       detail = action.detail
       isShareable = action.isShareable
@@ -197,7 +216,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   if (isStored && vary !== '*') {
     const head: ObjectHead = {
       key: job.key, status: res.status, statusText: res.statusText, headers: received, varyNames: vary, varyValues,
-      cc, isTargeted, freshness, deleteAt: deleteAtFor(freshness, cc, received),
+      cc, isTargeted, freshness, deleteAt: deleteAtFor(freshness, cc, received, graceMs, keepMs), graceMs, tags, partition: job.partition,
     }
     writer = ctx.store.openWrite(head, contentLength)
     if (!writer) { isStored = false; detail = 'TOO-LARGE' }
@@ -257,9 +276,12 @@ export function effectiveDirectives(headers: ReadonlyHeaderList) {
 }
 
 /** How long the store may keep an object: its freshness, plus stale windows, plus time to revalidate. */
-export function deleteAtFor(freshness: ReturnType<typeof computeFreshness>, cc: { staleWhileRevalidate?: number; staleIfError?: number }, headers: ReadonlyHeaderList): number {
+export function deleteAtFor(
+  freshness: Freshness, cc: { staleWhileRevalidate?: number; staleIfError?: number }, headers: ReadonlyHeaderList,
+  graceMs?: number, keepMs?: number,
+): number {
   const expiresAt = freshness.responseAt + freshness.lifetimeMs - freshness.initialAgeMs
-  const staleWindowMs = Math.max(cc.staleWhileRevalidate ?? 0, cc.staleIfError ?? 0) * 1000
-  const keepMs = has(headers, 'etag') || has(headers, 'last-modified') ? KEEP_FOR_REVALIDATION_MS : KEEP_FOR_ERRORS_MS
-  return expiresAt + Math.max(staleWindowMs, keepMs)
+  const staleWindowMs = Math.max(graceMs ?? 0, (cc.staleWhileRevalidate ?? 0) * 1000, (cc.staleIfError ?? 0) * 1000)
+  const defaultKeepMs = has(headers, 'etag') || has(headers, 'last-modified') ? KEEP_FOR_REVALIDATION_MS : KEEP_FOR_ERRORS_MS
+  return expiresAt + Math.max(staleWindowMs, keepMs ?? defaultKeepMs)
 }

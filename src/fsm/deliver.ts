@@ -2,11 +2,12 @@
  * @module fsm/deliver
  * deliver — writes the response: a stored object (with Age, a 304 for a matching client
  * conditional, a 206 for a single range) or a fetched one streamed as it arrives.
- * Exits: finish.
+ * Policy's deliver hook may edit the response's fields or replace it (synth).
+ * Exits: finish, synth.
  */
 import { NOT_MODIFIED_FIELDS, hasClientConditional, isNotModified } from '../http-cache/conditional.js'
 import { ageHeaderValue } from '../http-cache/freshness.js'
-import { type HeaderList, getAll, has, removeHeader, setHeader } from '../http-cache/header-list.js'
+import { type HeaderList, applyEdits, getAll, has, removeHeader, setHeader } from '../http-cache/header-list.js'
 import { formatHttpDate } from '../http-cache/http-date.js'
 import { resolveRange } from '../http-cache/range.js'
 import { formatCacheStatus } from '../observe/cache-status.js'
@@ -16,7 +17,7 @@ import type { Transaction } from './transaction.js'
 
 export const deliver: Step = {
   name: 'deliver',
-  exits: ['finish'],
+  exits: ['finish', 'synth'],
   run(tx) {
     return tx.object ? deliverObject(tx) : deliverStream(tx)
   },
@@ -30,6 +31,17 @@ export function addProxyFields(tx: Transaction, headers: HeaderList): void {
   const upstream = getAll(headers, 'cache-status')
   const status = formatCacheStatus(tx.cacheStatus)
   setHeader(headers, 'cache-status', upstream.length ? `${upstream.join(', ')}, ${status}` : status)
+}
+
+/** Asks policy about the response; applies its edits; true when it wants a synthetic answer instead. */
+function wantsSynth(tx: Transaction, status: number, headers: HeaderList): boolean {
+  const action = tx.ctx.policy.deliver(tx.request, { status, headers })
+  if (action.action === 'synth') {
+    tx.synthetic = { status: action.status, reason: action.reason }
+    return true
+  }
+  applyEdits(headers, action.edits)
+  return false
 }
 
 function notModified(tx: Transaction, headers: HeaderList): Next {
@@ -72,6 +84,7 @@ function deliverObject(tx: Transaction): Next {
   }
   if (status === 204 || status === 304) removeHeader(headers, 'content-length')
   else setHeader(headers, 'content-length', String(body.length))
+  if (wantsSynth(tx, status, headers)) return 'synth'
   addProxyFields(tx, headers)
   tx.sink.send(status, statusText, headers, tx.request.method === 'HEAD' ? undefined : body)
   return 'finish'
@@ -88,12 +101,13 @@ function deliverStream(tx: Transaction): Next | Promise<Next> {
     && isNotModified(tx.request.headers, head.headers, head.freshness.responseAt)) {
     return notModified(tx, headers)
   }
-  if (tx.sink.isClosed) {
-    // the client went away while the origin was answering: nobody reads this body
+  const isSynth = !tx.sink.isClosed && wantsSynth(tx, head.status, headers)
+  if (tx.sink.isClosed || isSynth) {
+    // nobody will read this body: the client went away, or policy answers instead
     const nobody: BodySink = { onData() {}, onEnd() {}, onError() {} }
     busy.subscribe(nobody)
     busy.unsubscribe(nobody)
-    return 'finish'
+    return isSynth ? 'synth' : 'finish'
   }
   addProxyFields(tx, headers)
   tx.sink.start(head.status, head.statusText, headers)

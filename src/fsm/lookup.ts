@@ -51,11 +51,11 @@ function afterLookup(tx: Transaction, object: StoredObject | undefined): Next | 
   return joinOrMiss(tx)
 }
 
-/** RFC 5861 §3, limited by RFC 9111 §4.2.4 (must-revalidate and friends forbid it). */
+/** RFC 5861 §3 or a rule's `grace`, limited by RFC 9111 §4.2.4 (must-revalidate and friends forbid it). */
 function isWithinStaleWhileRevalidate(object: StoredObject, now: number): boolean {
-  const swr = object.cc.staleWhileRevalidate
-  if (swr === undefined || forbidsServingStale(object.cc)) return false
-  return -ttlMs(object.freshness, now) < swr * 1000
+  const graceMs = object.graceMs ?? (object.cc.staleWhileRevalidate === undefined ? undefined : object.cc.staleWhileRevalidate * 1000)
+  if (graceMs === undefined || forbidsServingStale(object.cc)) return false
+  return -ttlMs(object.freshness, now) < graceMs
 }
 
 function joinOrMiss(tx: Transaction): Next | Promise<Next> {

@@ -2,16 +2,16 @@
  * @module fsm/miss
  * miss — fetches the object from the origin (revalidating the stale one when there is one),
  * as a busy entry other requests for the key may join. When the origin fails (unreachable,
- * timeout, or 500/502/503/504) and a stale object may be served, it is served instead
- * (RFC 5861 §4 stale-if-error; RFC 9111 §4.2.4 allows stale when disconnected).
- * Exits: deliver, hit, synth.
+ * timeout, bad response, or 500/502/503/504), policy's backendError decides: serve the stale
+ * object (RFC 5861 §4 stale-if-error; RFC 9111 §4.2.4 allows stale when disconnected), or
+ * answer the error.
+ * Exits: deliver, hit, pass, synth.
  */
 import { LacquerError } from '../errors.js'
-import { KEEP_FOR_ERRORS_MS, startFetch } from '../fetch/fetch-task.js'
+import { startFetch } from '../fetch/fetch-task.js'
 import { ttlMs } from '../http-cache/freshness.js'
-import { forbidsServingStale } from '../http-cache/storability.js'
 import type { CacheStatusDetail } from '../observe/cache-status.js'
-import type { StoredObject } from '../store/types.js'
+import { DETAIL_BY_ERROR } from './synth.js'
 import type { Step } from './steps.js'
 import type { Transaction } from './transaction.js'
 
@@ -20,25 +20,37 @@ export const ERROR_STATUSES = new Set([500, 502, 503, 504])
 
 export const miss: Step = {
   name: 'miss',
-  exits: ['deliver', 'hit', 'synth'],
+  exits: ['deliver', 'hit', 'pass', 'synth'],
   async run(tx) {
     const { ctx } = tx
+    const action = ctx.policy.miss(tx.request)
+    if (action.action === 'pass') { tx.passDetail = action.detail; tx.object = undefined; return 'pass' }
+    if (action.action === 'synth') { tx.synthetic = { status: action.status, reason: action.reason }; return 'synth' }
     ctx.counters.misses++
     const busy = startFetch(ctx, {
-      mode: 'miss', key: tx.key, request: tx.request, stale: tx.object,
+      mode: 'miss', key: tx.key, partition: tx.partition, request: tx.request, stale: tx.object,
       onInformational: (status, headers) => tx.sink.informational(status, headers),
     })
     if (ctx.config.isCoalescing && !tx.mustNotCoalesce) ctx.busy.set(tx.key, busy)
     const head = await busy.whenHead()
     if (head instanceof LacquerError) {
-      if (canServeStaleOnError(tx, tx.object)) return serveStale(tx, head.code === 'ERR_ORIGIN_TIMEOUT' ? 'ORIGIN-TIMEOUT' : 'ORIGIN-UNREACHABLE')
-      tx.synthetic = { status: head.statusCode, reason: head.message, error: head }
+      const decision = onBackendError(tx, head.code, undefined)
+      if (decision === 'serveStale') return serveStale(tx, head.code === 'ERR_ORIGIN_TIMEOUT' ? 'ORIGIN-TIMEOUT' : 'ORIGIN-UNREACHABLE')
+      // a policy's own reason is shown as given; without one, the error's catalog entry answers
+      tx.synthetic = decision?.reason
+        ? { status: decision.status, reason: decision.reason, detail: DETAIL_BY_ERROR[head.code] }
+        : { status: decision?.status || head.statusCode, reason: head.message, error: head }
       return 'synth'
     }
-    if (ERROR_STATUSES.has(head.status) && !head.revalidated && canServeStaleOnError(tx, tx.object)) {
-      if (!head.isShareable) busy.cancel?.()
-      tx.cacheStatus.fwdStatus = head.originStatus
-      return serveStale(tx, 'ORIGIN-ERROR-STATUS')
+    if (ERROR_STATUSES.has(head.status) && !head.revalidated) {
+      const decision = onBackendError(tx, undefined, head.status)
+      if (decision !== undefined) {
+        if (!head.isShareable) busy.cancel?.()
+        tx.cacheStatus.fwdStatus = head.originStatus
+        if (decision === 'serveStale') return serveStale(tx, 'ORIGIN-ERROR-STATUS')
+        tx.synthetic = { status: decision.status, reason: decision.reason || `origin answered ${head.status}`, detail: 'ORIGIN-ERROR-STATUS' }
+        return 'synth'
+      }
     }
     tx.busy = busy
     tx.head = head
@@ -54,20 +66,21 @@ export const miss: Step = {
   },
 }
 
-/**
- * A stale object may stand in for a failing origin unless a directive forbids serving it
- * stale (RFC 9111 §4.2.4), within its stale-if-error window, or else within the default
- * keep-for-errors window.
- */
-export function canServeStaleOnError(_tx: Transaction, stale: StoredObject | undefined): stale is StoredObject {
-  if (!stale || forbidsServingStale(stale.cc)) return false
-  const staleForMs = -ttlMs(stale.freshness, Date.now())
-  const windowMs = stale.cc.staleIfError !== undefined ? stale.cc.staleIfError * 1000 : KEEP_FOR_ERRORS_MS
-  return staleForMs < windowMs
+/** Asks policy what a failing origin means here: 'serveStale', a synthetic answer, or undefined (deliver the error). */
+function onBackendError(tx: Transaction, code: string | undefined, status: number | undefined): 'serveStale' | { status: number; reason: string } | undefined {
+  const stale = tx.object
+  const action = tx.ctx.policy.backendError({
+    code, status, request: tx.request,
+    stale: stale ? { staleForMs: -ttlMs(stale.freshness, Date.now()), cc: stale.cc } : undefined,
+  })
+  if (action.action === 'serveStale') return stale ? 'serveStale' : undefined
+  if (action.action === 'synth') return { status: action.status, reason: action.reason }
+  return undefined
 }
 
 function serveStale(tx: Transaction, detail: CacheStatusDetail): 'hit' {
   tx.cacheStatus.fwd = 'stale'
   tx.cacheStatus.detail = detail
+  tx.serveStaleOnError = true
   return 'hit'
 }

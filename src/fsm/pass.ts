@@ -13,6 +13,11 @@ export const pass: Step = {
   exits: ['deliver', 'synth'],
   async run(tx) {
     const { ctx } = tx
+    const action = ctx.policy.pass(tx.request)
+    if (action.action === 'synth') {
+      tx.synthetic = { status: action.status, reason: action.reason }
+      return 'synth'
+    }
     ctx.counters.passes++
     if (!tx.cacheStatus.fwd) tx.cacheStatus.fwd = tx.request.method === 'GET' || tx.request.method === 'HEAD' ? 'bypass' : 'method'
     if (tx.passDetail) tx.cacheStatus.detail = tx.passDetail

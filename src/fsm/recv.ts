@@ -1,23 +1,32 @@
 /**
  * @module fsm/recv
- * recv — a new client request. Asks policy whether to look it up, pass it or answer it.
+ * recv — a new client request. Matches the first config rule, normalises the URL (tracking
+ * parameters dropped, query dropped or sorted as the rule says: what is keyed is what is
+ * forwarded), then asks policy whether to look it up, pass it or answer it.
  * Exits: hash, pass, synth.
  */
-import { removeHeader, setHeader } from '../http-cache/header-list.js'
+import { applyEdits } from '../http-cache/header-list.js'
+import { matchRule, normalisePath } from '../policy/rules.js'
 import type { Step } from './steps.js'
 
 export const recv: Step = {
   name: 'recv',
   exits: ['hash', 'pass', 'synth'],
   run(tx) {
-    tx.ctx.counters.requests++
-    const action = tx.ctx.policy.recv(tx.request)
+    const { ctx, request } = tx
+    ctx.counters.requests++
+    const { config } = ctx
+    request.rule = config.rules.length ? matchRule(config.rules, request) : undefined
+    const key = request.rule?.key
+    const dropParams = key?.dropParams ? [...config.dropParams, ...key.dropParams] : config.dropParams
+    request.path = normalisePath(request.path, dropParams, key?.query)
+    const action = ctx.policy.recv(request)
     switch (action.action) {
       case 'hash':
-        if (action.cookie === null) removeHeader(tx.request.headers, 'cookie')
-        else if (action.cookie !== undefined) setHeader(tx.request.headers, 'cookie', action.cookie)
+        applyEdits(request.headers, action.edits)
         return 'hash'
       case 'pass':
+        applyEdits(request.headers, action.edits)
         tx.passDetail = action.detail
         return 'pass'
       case 'synth':

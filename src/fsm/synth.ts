@@ -7,11 +7,11 @@
 import type { HeaderList } from '../http-cache/header-list.js'
 import { formatHttpDate } from '../http-cache/http-date.js'
 import type { CacheStatusDetail } from '../observe/cache-status.js'
-import type { ErrorCode } from '../errors.js'
+import { ERRORS, type ErrorCode } from '../errors.js'
 import { addProxyFields } from './deliver.js'
 import type { Step } from './steps.js'
 
-const DETAIL_BY_ERROR: Partial<Record<ErrorCode, CacheStatusDetail>> = {
+export const DETAIL_BY_ERROR: Partial<Record<ErrorCode, CacheStatusDetail>> = {
   ERR_ORIGIN_UNREACHABLE: 'ORIGIN-UNREACHABLE',
   ERR_ORIGIN_TIMEOUT: 'ORIGIN-TIMEOUT',
   ERR_ORIGIN_BAD_RESPONSE: 'ORIGIN-BAD-RESPONSE',
@@ -20,6 +20,8 @@ const DETAIL_BY_ERROR: Partial<Record<ErrorCode, CacheStatusDetail>> = {
   ERR_HTTP_BAD_HOST: 'BAD-REQUEST',
   ERR_HTTP_HEADERS_TOO_LARGE: 'BAD-REQUEST',
   ERR_HTTP_URI_TOO_LONG: 'BAD-REQUEST',
+  ERR_HTTP_REQUEST_TIMEOUT: 'BAD-REQUEST',
+  ERR_HTTP_EXPECTATION_FAILED: 'BAD-REQUEST',
 }
 
 export const synth: Step = {
@@ -30,7 +32,9 @@ export const synth: Step = {
     const synthetic = tx.synthetic ?? { status: 500, reason: 'internal error' }
     const detail = synthetic.detail ?? (synthetic.error ? DETAIL_BY_ERROR[synthetic.error.code] : undefined)
     if (detail) tx.cacheStatus.detail = detail
-    const body = Buffer.from(`${synthetic.status} ${synthetic.reason}\n`)
+    // an error's own message may carry internals (undici's, a socket's): the client gets the catalog's words
+    const reason = synthetic.error ? ERRORS[synthetic.error.code].message : synthetic.reason
+    const body = Buffer.from(`${synthetic.status} ${reason}\n`)
     const headers: HeaderList = [
       ['date', formatHttpDate(Date.now())],
       ['content-type', 'text/plain; charset=utf-8'],

@@ -9,6 +9,7 @@ import type { BusyEntry, FetchedHead } from '../fetch/busy-entry.js'
 import type { HeaderList } from '../http-cache/header-list.js'
 import type { CacheStatus, CacheStatusDetail } from '../observe/cache-status.js'
 import type { StoredObject } from '../store/types.js'
+import type { CompiledRule } from '../policy/rules.js'
 import type { State } from './steps.js'
 
 /** Where a response goes: implemented by http/ over node's ServerResponse. */
@@ -34,6 +35,10 @@ export interface ClientRequest {
   host: string
   scheme: 'http' | 'https'
   headers: HeaderList
+  /** the first config rule matching the request (set by recv) */
+  rule?: CompiledRule
+  /** one user's partition, when the key holds that user's credential (set by hash) */
+  partition?: string
   clientAddress: string
 }
 
@@ -50,6 +55,8 @@ export class Transaction {
   readonly id = nextId++
   readonly startedAt = Date.now()
   key = ''
+  /** the store partition of a per-user key */
+  partition?: string
   /** a stored response found by lookup (fresh or stale) */
   object?: StoredObject
   /** the fetch this request reads from (its own, or one it joined) */
@@ -57,6 +64,8 @@ export class Transaction {
   head?: FetchedHead
   /** served stale while one background fetch refreshes it */
   isStaleWhileRevalidate = false
+  /** the origin failed and the stale object stands in (policy's backendError said so) */
+  serveStaleOnError = false
   /** must not join or create a shared fetch (a waiter whose leader's response did not fit it) */
   mustNotCoalesce = false
   passDetail?: CacheStatusDetail

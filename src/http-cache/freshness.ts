@@ -16,7 +16,7 @@ export interface Freshness {
   /** response_time: when the response was received */
   responseAt: number
   /** where the lifetime came from, for Cache-Status and traces */
-  source: 'cdn-cache-control' | 's-maxage' | 'max-age' | 'expires' | 'heuristic' | 'none'
+  source: 'cdn-cache-control' | 's-maxage' | 'max-age' | 'expires' | 'heuristic' | 'none' | 'config'
 }
 
 /** Status codes that are heuristically cacheable (RFC 9110 §15.1). */

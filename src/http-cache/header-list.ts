@@ -56,6 +56,13 @@ export function removeHeader(headers: HeaderList, name: string): void {
   for (let i = headers.length - 1; i >= 0; i--) if (headers[i]![0] === name) headers.splice(i, 1)
 }
 
+/** Applies `set` (replaces every line of a name) and `unset` edits, names lower-cased. */
+export function applyEdits(headers: HeaderList, edits: { readonly set?: Readonly<Record<string, string>>; readonly unset?: readonly string[] } | undefined): void {
+  if (!edits) return
+  for (const name of edits.unset ?? []) removeHeader(headers, name.toLowerCase())
+  for (const [name, value] of Object.entries(edits.set ?? {})) setHeader(headers, name.toLowerCase(), value)
+}
+
 /** Splits a list-valued field (RFC 9110 §5.6.1) into trimmed, non-empty members. */
 export function splitList(value: string | undefined): string[] {
   if (!value) return []

@@ -97,10 +97,18 @@ describe('ruleAuthorization (RFC 9111 §3.5)', () => {
     assert.equal(ruleAuthorization(input({ requestHasAuthorization: true, cc: 'proxy-revalidate, max-age=60' })), 'REQUEST-AUTHORIZATION')
   })
 
-  test('with Authorization, must-revalidate, public or s-maxage allow it', () => {
-    for (const cc of ['must-revalidate', 'public', 's-maxage=60']) {
+  test('with Authorization, must-revalidate is not enough either (stricter than §3.5, on purpose)', () => {
+    assert.equal(ruleAuthorization(input({ requestHasAuthorization: true, cc: 'max-age=60, must-revalidate' })), 'REQUEST-AUTHORIZATION')
+  })
+
+  test('with Authorization, public or s-maxage allow it', () => {
+    for (const cc of ['public', 's-maxage=60']) {
       assert.equal(ruleAuthorization(input({ requestHasAuthorization: true, cc })), undefined, cc)
     }
+  })
+
+  test('on a per-user key (a private cache for one user) Authorization does not forbid it', () => {
+    assert.equal(ruleAuthorization(input({ requestHasAuthorization: true, cc: 'max-age=60', isPrivateCache: true })), undefined)
   })
 })
 

@@ -6,7 +6,7 @@
  */
 import type { CacheControl } from './cache-control.js'
 import { HEURISTICALLY_CACHEABLE } from './freshness.js'
-import { type ReadonlyHeaderList, has } from './header-list.js'
+import { type ReadonlyHeaderList, getAll, has } from './header-list.js'
 import type { CacheStatusDetail } from '../observe/cache-status.js'
 
 /**
@@ -25,6 +25,10 @@ export interface StoreInput {
   requestHasAuthorization: boolean
   /** the request had Cache-Control: no-store (RFC 9111 §5.2.1.5) */
   requestNoStore: boolean
+  /** the entry is keyed to one user (a perUser rule): it behaves as a private cache for `private` and Authorization */
+  isPrivateCache?: boolean
+  /** a config rule gives the lifetime, so the response needs no freshness information of its own */
+  hasConfiguredTtl?: boolean
   /** the effective directives: CDN-Cache-Control when valid, else Cache-Control */
   cc: CacheControl
   headers: ReadonlyHeaderList
@@ -59,19 +63,29 @@ export function ruleRequestNoStore(input: StoreInput): CacheStatusDetail | undef
   return input.requestNoStore ? 'REQUEST-NO-STORE' : undefined
 }
 
-/** RFC 9111 §5.2.2.7: a shared cache must not store `private` responses. */
+/**
+ * RFC 9111 §5.2.2.7: a shared cache must not store `private` responses. A `private` in
+ * Cache-Control also vetoes a CDN-Cache-Control that would allow storing (RFC 9213 lets the
+ * targeted field win; Lacquer never shares what the origin marked private).
+ */
 export function rulePrivate(input: StoreInput): CacheStatusDetail | undefined {
-  return input.cc.isPrivate ? 'RESPONSE-PRIVATE' : undefined
+  if (input.isPrivateCache) return undefined
+  if (input.cc.isPrivate) return 'RESPONSE-PRIVATE'
+  if (input.isTargeted && /(^|[\s,])private([\s,=]|$)/i.test(getAll(input.headers, 'cache-control').join(','))) return 'RESPONSE-PRIVATE'
+  return undefined
 }
 
 /**
  * RFC 9111 §3.5: a response to a request with `Authorization` is stored by a shared cache
- * only with `must-revalidate`, `public` or `s-maxage`.
+ * only with `must-revalidate`, `public` or `s-maxage`. Lacquer is stricter on purpose: only
+ * `public` and `s-maxage` say "share this"; `must-revalidate` is commonly sent on per-user
+ * API answers (`max-age=60, must-revalidate`) and would hand one user's answer to others.
+ * A perUser rule keyed by the Authorization header stores them per user instead.
  */
 export function ruleAuthorization(input: StoreInput): CacheStatusDetail | undefined {
-  if (!input.requestHasAuthorization) return undefined
+  if (!input.requestHasAuthorization || input.isPrivateCache) return undefined
   const { cc } = input
-  return cc.mustRevalidate || cc.isPublic || cc.sMaxage !== undefined ? undefined : 'REQUEST-AUTHORIZATION'
+  return cc.isPublic || cc.sMaxage !== undefined ? undefined : 'REQUEST-AUTHORIZATION'
 }
 
 /**
@@ -80,7 +94,7 @@ export function ruleAuthorization(input: StoreInput): CacheStatusDetail | undefi
  */
 export function ruleFreshnessInformation(input: StoreInput): CacheStatusDetail | undefined {
   const { cc, headers } = input
-  if (input.isTargeted) return undefined
+  if (input.isTargeted || input.hasConfiguredTtl) return undefined
   if (cc.maxAge !== undefined || cc.sMaxage !== undefined || cc.isPublic || has(headers, 'expires')) return undefined
   if (HEURISTICALLY_CACHEABLE.has(input.status)) return undefined
   return 'NO-FRESHNESS-INFORMATION'

@@ -20,15 +20,21 @@ export function createHttpServer(ctx: ProxyContext): http.Server {
   const { limits } = ctx.config
   const server = http.createServer({
     maxHeaderSize: limits.maxHeaderBytes,
-    requireHostHeader: true,
+    // Lacquer checks Host itself, to answer with its own error code and a log line
+    requireHostHeader: false,
     keepAlive: true,
     keepAliveTimeout: 5_000,
     headersTimeout: 30_000,
-    requestTimeout: 0,
+    // the whole request, body included: a client dribbling an upload cannot hold an origin connection forever
+    requestTimeout: 60_000,
   })
   server.maxHeadersCount = limits.maxHeaderCount + 1
   server.on('request', (req, res) => handleRequest(ctx, req, res))
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(ctx, err, socket))
+  // RFC 9110 §10.1.1: an expectation other than 100-continue cannot be met
+  server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    answerError(ctx, res, 'ERR_HTTP_EXPECTATION_FAILED', `Expect: ${req.headers.expect ?? ''} is not supported`)
+  })
   // CONNECT (tunnels) is for forward proxies: answered, never forwarded
   server.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
     const err = Object.assign(new Error('CONNECT is not supported by a reverse proxy'), { code: 'CONNECT' })
@@ -38,9 +44,14 @@ export function createHttpServer(ctx: ProxyContext): http.Server {
 }
 
 function rejectMalformed(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
+  // a response is already under way on this connection (answered before the parser failed on
+  // the body): never write a second one, just close
+  const inProgress = (socket as Socket & { _httpMessage?: http.ServerResponse })._httpMessage
+  if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) { socket.destroy(); return }
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === 0) { socket.destroy(); return } // an idle connection: no answer owed
   const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HTTP_HEADERS_TOO_LARGE'
-    : err.code === 'HPE_URI_TOO_LONG' ? 'ERR_HTTP_URI_TOO_LONG' : 'ERR_HTTP_BAD_REQUEST'
+    : err.code === 'HPE_URI_TOO_LONG' ? 'ERR_HTTP_URI_TOO_LONG'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'ERR_HTTP_REQUEST_TIMEOUT' : 'ERR_HTTP_BAD_REQUEST'
   ctx.log('info', 'malformed request rejected', { code, parser: err.code, remote: socket.remoteAddress })
   const { statusCode, message } = ERRORS[code]
   const body = `${statusCode} ${message}\n`
@@ -72,7 +83,8 @@ function handleRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.S
     return answerError(ctx, res, 'ERR_HTTP_BAD_REQUEST', 'Transfer-Encoding of a request must end in chunked')
   }
   const hosts = getAll(headers, 'host')
-  if (hosts.length !== 1 || !HOST_PATTERN.test(hosts[0]!)) return answerError(ctx, res, 'ERR_HTTP_BAD_HOST', 'exactly one valid Host field is required (RFC 9112 §3.2)')
+  const port = hosts.length === 1 ? /:(\d+)$/.exec(hosts[0]!)?.[1] : undefined
+  if (hosts.length !== 1 || !HOST_PATTERN.test(hosts[0]!) || (port !== undefined && Number(port) > 65535)) return answerError(ctx, res, 'ERR_HTTP_BAD_HOST', 'exactly one valid Host field is required (RFC 9112 §3.2)')
   let path = url
   let host = hosts[0]!
   if (!url.startsWith('/')) {

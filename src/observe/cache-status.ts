@@ -20,6 +20,7 @@ export const CACHE_STATUS_DETAILS = {
   'REQUEST-AUTHORIZATION': 'the request has Authorization and the response does not allow shared caching (RFC 9111 §3.5)',
   'REQUEST-COOKIE': 'the request carries a cookie that is not on the ignored (tracking) list (built-in policy)',
   'REQUEST-UNSAFE-METHOD': 'the method is not GET or HEAD: forwarded, never stored (RFC 9111 §4.4 invalidation applies)',
+  'RULE-PASS': 'a config rule with pass: true matched the request',
   'REQUEST-RANGE': 'a Range request with nothing stored: forwarded as is, not stored',
   'NO-FRESHNESS-INFORMATION': 'no explicit freshness, not public, status not heuristically cacheable (RFC 9111 §3)',
   'STALE-ON-ARRIVAL': 'the response is already stale and has no validator, so a stored copy could never be reused',

@@ -95,6 +95,11 @@ function toHeaderList(headers: Record<string, string | string[] | undefined>): H
   return out
 }
 
+/** True when undici itself (the origin side) raised the error, not a stream it was reading from. */
+export function isOriginSideError(err: unknown): boolean {
+  return err instanceof undiciErrors.UndiciError || (err as Error)?.name === 'HTTPParserError'
+}
+
 /** Maps an undici or socket error to Lacquer's error catalog. */
 export function classifyOriginError(err: unknown): LacquerError {
   if (err instanceof LacquerError) return err
@@ -106,7 +111,8 @@ export function classifyOriginError(err: unknown): LacquerError {
   if (err instanceof undiciErrors.ResponseContentLengthMismatchError || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
     return new LacquerError('ERR_ORIGIN_INCOMPLETE_BODY', (err as Error).message, { cause: err })
   }
-  if ((err as Error)?.name === 'HTTPParserError' || code?.startsWith('HPE_')) {
+  if ((err as Error)?.name === 'HTTPParserError' || code?.startsWith('HPE_') || code === 'ERR_ASSERTION'
+    || err instanceof undiciErrors.ResponseError || code === 'UND_ERR_INVALID_ARG') {
     return new LacquerError('ERR_ORIGIN_BAD_RESPONSE', (err as Error).message, { cause: err })
   }
   return new LacquerError('ERR_ORIGIN_UNREACHABLE', (err as Error)?.message ?? String(err), { cause: err })

@@ -13,6 +13,15 @@ export const MEMORY_OBJECT_OVERHEAD = 512
 export interface MemoryStoreOptions {
   maxBytes: number
   maxObjectBytes: number
+  /** bound per partition (one user's entries): beyond it the partition's oldest go first */
+  maxEntriesPerPartition?: number
+  maxBytesPerPartition?: number
+}
+
+interface Partition {
+  /** slot ids, oldest first */
+  ids: Set<string>
+  bytes: number
 }
 
 interface Slot {
@@ -29,6 +38,9 @@ export class MemoryStore implements CacheStore {
   private readonly lru = new Map<string, Slot>()
   /** primary key → slot ids of its variants, oldest first */
   private readonly variants = new Map<string, string[]>()
+  private readonly partitions = new Map<string, Partition>()
+  private readonly maxEntriesPerPartition: number
+  private readonly maxBytesPerPartition: number
   private bytes = 0
   private evictions = 0
   private nextId = 0
@@ -38,6 +50,8 @@ export class MemoryStore implements CacheStore {
     if (!(options.maxObjectBytes > 0)) throw new RangeError(`memory store: maxObjectBytes must be > 0, got ${options.maxObjectBytes}`)
     this.maxBytes = options.maxBytes
     this.maxObjectBytes = Math.min(options.maxObjectBytes, options.maxBytes)
+    this.maxEntriesPerPartition = options.maxEntriesPerPartition ?? Infinity
+    this.maxBytesPerPartition = options.maxBytesPerPartition ?? Infinity
   }
 
   lookup(key: string, request: HeaderList): StoredObject | undefined {
@@ -96,9 +110,23 @@ export class MemoryStore implements CacheStore {
         const delta = headerBytes(object.headers) - oldBytes
         slot.bytes += delta
         this.bytes += delta
+        const part = object.partition === undefined ? undefined : this.partitions.get(object.partition)
+        if (part) part.bytes += delta
       }
     }
     this.evict()
+  }
+
+  deletePartition(partition: string): number {
+    const part = this.partitions.get(partition)
+    if (!part) return 0
+    let removed = 0
+    for (const id of [...part.ids]) {
+      const slot = this.lru.get(id)
+      if (slot) { this.remove(slot); removed++ }
+    }
+    this.partitions.delete(partition)
+    return removed
   }
 
   delete(key: string): number {
@@ -141,7 +169,22 @@ export class MemoryStore implements CacheStore {
     if (list) list.push(id)
     else this.variants.set(object.key, [id])
     this.bytes += bytes
+    if (object.partition !== undefined) this.addToPartition(object.partition, slot)
     this.evict()
+  }
+
+  /** One user's entries are bounded on their own, so one busy user cannot evict the site. */
+  private addToPartition(partition: string, slot: Slot): void {
+    let part = this.partitions.get(partition)
+    if (!part) { part = { ids: new Set(), bytes: 0 }; this.partitions.set(partition, part) }
+    part.ids.add(slot.id)
+    part.bytes += slot.bytes
+    while (part.ids.size > this.maxEntriesPerPartition || (part.bytes > this.maxBytesPerPartition && part.ids.size > 0)) {
+      const oldest = this.lru.get(part.ids.values().next().value as string)
+      if (!oldest) { part.ids.delete(part.ids.values().next().value as string); continue }
+      this.remove(oldest)
+      this.evictions++
+    }
   }
 
   private evict(): void {
@@ -156,6 +199,14 @@ export class MemoryStore implements CacheStore {
   private remove(slot: Slot): void {
     if (!this.lru.delete(slot.id)) return
     this.bytes -= slot.bytes
+    const partition = slot.object.partition
+    if (partition !== undefined) {
+      const part = this.partitions.get(partition)
+      if (part?.ids.delete(slot.id)) {
+        part.bytes -= slot.bytes
+        if (part.ids.size === 0) this.partitions.delete(partition)
+      }
+    }
     const ids = this.variants.get(slot.object.key)
     if (ids) {
       const at = ids.indexOf(slot.id)

@@ -26,6 +26,12 @@ export interface StoredObject {
   freshness: Freshness
   /** the store may drop the object after this instant (epoch ms) */
   deleteAt: number
+  /** a configured stale-while-revalidate window (ms), replacing the response's own */
+  graceMs?: number
+  /** surrogate keys, for purging by tag */
+  readonly tags: readonly string[]
+  /** one user's partition (the keyed hash of a perUser rule); bounded in entries and bytes */
+  readonly partition?: string
   readonly body: Buffer
   readonly storedAt: number
 }
@@ -65,7 +71,9 @@ export interface CacheStore {
   /** Opens a write for a new object; undefined when the store declines (e.g. too large). */
   openWrite(head: ObjectHead, expectedBytes?: number): StoreWriter | undefined
   /** Replaces the metadata of a stored object in place (a 304 or HEAD update, RFC 9111 §4.3.4). */
-  update(object: StoredObject, head: Pick<StoredObject, 'headers' | 'cc' | 'isTargeted' | 'freshness' | 'deleteAt' | 'status' | 'statusText'>): void | Promise<void>
+  update(object: StoredObject, head: Pick<StoredObject, 'headers' | 'cc' | 'isTargeted' | 'freshness' | 'deleteAt' | 'status' | 'statusText'> & { graceMs?: number }): void | Promise<void>
+  /** Optional: removes every object of one partition (one user's entries); returns the count. */
+  deletePartition?(partition: string): number | Promise<number>
   /** Removes every variant of `key`; returns how many were removed. */
   delete(key: string): number | Promise<number>
   stats(): StoreStats

@@ -59,7 +59,7 @@ test('serve: a bad --origin is refused with the option named and exit status 2',
 test('serve: a bad size is refused with the option named', async () => {
   const cli = run(['serve', '--origin', 'http://127.0.0.1:1', '--store-size', 'lots', '--listen', '127.0.0.1:0', '--no-admin'])
   assert.equal(await cli.exited, 2)
-  assert.match(cli.stderr, /storeSize: "lots" is not valid; use a size such as 256mb/)
+  assert.match(cli.stderr, /store\.size: "lots" — not a size; use e\.g\. 256mb/)
 })
 
 test('serve: a port in use is named and the exit status is 1', async () => {

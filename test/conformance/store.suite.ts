@@ -57,6 +57,7 @@ export function makeHead(options: HeadOptions): ObjectHead {
     headers,
     varyNames: vary,
     varyValues: selectingValues(options.request ?? [], vary),
+    tags: [],
     cc,
     isTargeted: false,
     freshness: computeFreshness(status, headers, cc, false, now, now),

@@ -42,3 +42,17 @@ test('.ci/run runs the README\'s test command', () => {
   assert.match(readme, /npm test/)
   assert.match(ci, /^\s*npm test\s*$/m)
 })
+
+test('the sample config is valid and names every top-level key of the schema', async () => {
+  const { loadConfig } = await import('../../src/config/load.js')
+  const { resolveConfig } = await import('../../src/config/resolve.js')
+  const { configSchema } = await import('../../src/config/schema.js')
+  const sample = await loadConfig('docs/lacquer.config.sample.yaml')
+  assert.doesNotThrow(() => resolveConfig(sample))
+  for (const key of Object.keys(configSchema.shape)) {
+    if (key === 'hooks') continue // TypeScript only: docs/policy.md
+    assert.ok(key in sample, `docs/lacquer.config.sample.yaml lacks "${key}"`)
+  }
+  const doc = readFileSync('docs/configuration.md', 'utf8')
+  for (const key of Object.keys(configSchema.shape)) assert.match(doc, new RegExp(`\`${key}`), `docs/configuration.md lacks ${key}`)
+})

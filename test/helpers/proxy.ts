@@ -14,7 +14,7 @@ export interface TestProxy {
   close(): Promise<void>
 }
 
-export async function startProxy(options: Partial<ProxyOptions> & { origin: string }, policy?: Policy): Promise<TestProxy> {
+export async function startProxy(options: Partial<ProxyOptions> & Pick<ProxyOptions, 'origin'>, policy?: Policy): Promise<TestProxy> {
   const logs: TestProxy['logs'] = []
   const proxy = createProxy({ listen: '127.0.0.1:0', admin: '127.0.0.1:0', ...options }, policy, {
     logger: (level, msg, fields) => { logs.push({ level, msg, fields }) },

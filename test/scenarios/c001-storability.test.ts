@@ -181,7 +181,16 @@ describe('requests with Authorization (§3.5)', () => {
     assert.equal(anonymous.body, `${path} #3`)
   })
 
-  for (const value of ['public, max-age=60', 's-maxage=60', 'max-age=60, must-revalidate']) {
+  test('must-revalidate alone does not make it shareable (stricter than §3.5, on purpose: per-user APIs send it)', async () => {
+    const path = '/c001/auth/must-revalidate-only'
+    serve(path, 200, { 'cache-control': 'max-age=60, must-revalidate' })
+    const { first, second } = await twice(path, auth)
+    assert.match(cacheStatus(first), /detail=REQUEST-AUTHORIZATION/)
+    assert.equal(second.body, `${path} #2`)
+    assert.equal(env.origin.count(path), 2)
+  })
+
+  for (const value of ['public, max-age=60', 's-maxage=60']) {
     test(`a response to a request with Authorization and "${value}" is stored`, async () => {
       const path = `/c001/auth/${encodeURIComponent(value)}`
       serve(path, 200, { 'cache-control': value })

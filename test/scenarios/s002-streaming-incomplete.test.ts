@@ -54,7 +54,7 @@ before(async () => {
       res.end()
     },
   })
-  proxy = await startProxy({ origin: origin.url, maxObjectSize: '1kb', storeSize: '1mb' })
+  proxy = await startProxy({ origin: origin.url, store: { maxObjectSize: '1kb', size: '1mb' } })
 })
 after(async () => { await proxy.close(); await origin.close() })
 

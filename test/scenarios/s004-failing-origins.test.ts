@@ -23,7 +23,7 @@ before(async () => {
     '/silent': () => { /* never answers */ },
     '/ok': (_req, res) => { res.writeHead(200, { 'cache-control': 'no-store' }); res.end('fine') },
   })
-  silentProxy = await startProxy({ origin: silentOrigin.url, firstByteTimeout: '300ms' })
+  silentProxy = await startProxy({ origin: { url: silentOrigin.url, firstByteTimeout: '300ms' } })
   garbageOrigin = await startRawOrigin((line) => (line.includes('/garbage') ? 'NOT HTTP\r\n\r\n' : OK_RESPONSE))
   garbageProxy = await startProxy({ origin: garbageOrigin.url })
   toClose.push(() => silentProxy.close(), () => silentOrigin.close(), () => garbageProxy.close(), () => garbageOrigin.close())

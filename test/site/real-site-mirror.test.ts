@@ -198,7 +198,7 @@ before(async () => {
   originUrl = `http://127.0.0.1:${port}`
   await waitUntilAnswering(`${originUrl}${START_PAGE}`, nginx)
 
-  proxy = await startProxy({ origin: originUrl, storeSize: '256mb' })
+  proxy = await startProxy({ origin: originUrl, store: { size: '256mb' } })
 
   direct = await crawl(originUrl, join(tmp, 'direct'))
   viaProxy1 = await crawl(proxy.url, join(tmp, 'proxy-1'))

@@ -1,0 +1,139 @@
+/**
+ * @module config/schema
+ * The one schema of a Lacquer config file (zod). Every message says what is wrong and how
+ * to fix it; `formatConfigIssues` prefixes each with the key path. Data only: hooks (the
+ * TypeScript policy) are checked to be functions, and typed by `defineConfig`.
+ */
+import { z } from 'zod'
+import type { Policy } from '../policy/types.js'
+import { parseDuration, parseSize } from './units.js'
+
+const sizeText = z.union([z.string(), z.number()]).refine((v) => { const n = parseSize(v); return n !== undefined && n > 0 }, {
+  message: 'not a size; use e.g. 256mb, 16mb, 512kb or a number of bytes',
+})
+const durationText = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== undefined, {
+  message: 'not a duration; use e.g. 10s, 250ms, 5m, 1h, 2d',
+})
+const address = z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5}$|^\d{1,5}$/, {
+  message: 'not an address; use HOST:PORT, e.g. 127.0.0.1:8080 (port 0 picks a free port)',
+})
+const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: 'not a valid header field name' })
+const cookieName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: 'not a valid cookie name (* is a wildcard, e.g. _ga*)' })
+const regexText = z.string().superRefine((v, ctx) => {
+  try { new RegExp(v) } catch (err) { ctx.addIssue({ code: 'custom', message: `not a valid regular expression (${(err as Error).message})` }) }
+})
+const method = z.string().regex(/^[A-Z][A-Z-]*$/, { message: 'not a method; use upper case, e.g. GET' })
+
+const originObject = z.strictObject({
+  url: z.string(),
+  connections: z.number().int().min(1, { message: 'must be ≥ 1' }).optional(),
+  connectTimeout: durationText.optional(),
+  firstByteTimeout: durationText.optional(),
+  betweenBytesTimeout: durationText.optional(),
+})
+
+export const headerEditsSchema = z.strictObject({
+  set: z.record(headerName, z.string()).optional(),
+  unset: z.array(headerName).optional(),
+})
+
+export const ruleSchema = z.strictObject({
+  /** shown in traces and errors */
+  name: z.string().optional(),
+  match: z.strictObject({
+    host: z.union([z.string(), z.array(z.string())]).optional(),
+    methods: z.array(method).optional(),
+    path: z.union([z.string().startsWith('/', { message: 'a path glob starts with /, e.g. /products/**' }), z.array(z.string().startsWith('/', { message: 'a path glob starts with /' }))]).optional(),
+    pathRegex: regexText.optional(),
+    headers: z.record(headerName, z.union([z.string(), z.boolean()])).optional(),
+    cookies: z.record(cookieName, z.union([z.string(), z.boolean()])).optional(),
+  }).optional(),
+  ttl: durationText.optional(),
+  grace: durationText.optional(),
+  keep: durationText.optional(),
+  pass: z.boolean().optional(),
+  cache: z.boolean().optional(),
+  perUser: z.union([
+    z.strictObject({ cookie: cookieName }),
+    z.strictObject({ header: headerName }),
+  ]).optional(),
+  tags: z.array(z.string().regex(/^[^\s,]+$/, { message: 'a tag has no spaces or commas' })).optional(),
+  esi: z.boolean().optional(),
+  requestHeaders: headerEditsSchema.optional(),
+  responseHeaders: headerEditsSchema.optional(),
+  key: z.strictObject({
+    query: z.enum(['keep', 'drop', 'sort']).optional(),
+    dropParams: z.array(z.string()).optional(),
+    vary: z.array(headerName).optional(),
+  }).optional(),
+}).superRefine((rule, ctx) => {
+  if (rule.pass && rule.cache) ctx.addIssue({ code: 'custom', message: 'pass and cache contradict each other; keep one' })
+  if (rule.pass && rule.perUser) ctx.addIssue({ code: 'custom', message: 'a passed route is never stored, so perUser has no effect; remove one' })
+  if (rule.match?.path !== undefined && rule.match.pathRegex !== undefined) ctx.addIssue({ code: 'custom', message: 'give match.path (glob) or match.pathRegex, not both' })
+})
+
+const HOOK_NAMES = ['recv', 'hash', 'hit', 'miss', 'pass', 'deliver', 'backendRequest', 'backendResponse', 'backendError'] as const
+const hooksSchema = z.strictObject(Object.fromEntries(HOOK_NAMES.map((n) => [n, z.any().refine((f) => typeof f === 'function', { message: 'a hook is a function' }).optional()])))
+
+export const configSchema = z.strictObject({
+  listen: address.optional(),
+  admin: z.union([address, z.literal(false)]).optional(),
+  origin: z.union([z.string(), originObject]),
+  store: z.strictObject({
+    type: z.literal('memory', { message: 'only "memory" for now' }).optional(),
+    size: sizeText.optional(),
+    maxObjectSize: sizeText.optional(),
+  }).optional(),
+  limits: z.strictObject({
+    maxHeaderSize: sizeText.optional(),
+    maxHeaderCount: z.number().int().min(1, { message: 'must be ≥ 1' }).optional(),
+    maxUrlSize: sizeText.optional(),
+  }).optional(),
+  coalescing: z.boolean().optional(),
+  logLevel: z.enum(['error', 'warn', 'info', 'debug']).optional(),
+  cookies: z.strictObject({
+    /** cookies that never matter for caching (added to the built-in tracking list) */
+    ignore: z.array(cookieName).optional(),
+    /** false: drop the built-in tracking list */
+    ignoreBuiltin: z.boolean().optional(),
+    /** cookies that mean "this request is a user's" */
+    session: z.array(cookieName).optional(),
+    /** what a cookie on neither list does: pass the request (safe), or be ignored like a tracking cookie */
+    unknown: z.enum(['pass', 'ignore']).optional(),
+  }).optional(),
+  perUser: z.strictObject({
+    secret: z.string().min(16, { message: 'use a secret of at least 16 characters (e.g. `openssl rand -hex 32`), or leave it out to generate one at start' }).optional(),
+    maxEntriesPerUser: z.number().int().min(1, { message: 'must be ≥ 1' }).optional(),
+    maxBytesPerUser: sizeText.optional(),
+  }).optional(),
+  key: z.strictObject({
+    dropParams: z.array(z.string()).optional(),
+  }).optional(),
+  rules: z.array(ruleSchema).optional(),
+  hooks: hooksSchema.optional(),
+})
+
+export type RuleConfig = z.input<typeof ruleSchema>
+/** A config file's contents. `hooks` is the TypeScript policy. */
+export type LacquerConfig = Omit<z.input<typeof configSchema>, 'hooks'> & { hooks?: Policy }
+
+/** Identity function that types a config file (`export default defineConfig({...})`). */
+export function defineConfig(config: LacquerConfig): LacquerConfig {
+  return config
+}
+
+/** One line per problem: `rules[2].ttl: "10x" — not a duration; use e.g. 10s…`. */
+export function formatConfigIssues(error: z.ZodError, input: unknown): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '')
+    let value: unknown = input
+    for (const part of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[part as PropertyKey] : undefined
+    if (issue.code === 'unrecognized_keys') {
+      return `${path || '(top level)'}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling against docs/configuration.md`
+    }
+    const shown = value === undefined ? 'missing' : JSON.stringify(value)
+    let message = issue.message
+    if (issue.code === 'invalid_type') message = `expected ${issue.expected}${value === undefined ? ', but it is missing' : ''}`
+    return `${path}: ${shown} — ${message}`
+  })
+}
