@@ -116,7 +116,13 @@ program
     try {
       const path = flags.config ?? findConfigFile()
       if (!path) throw new LacquerError('ERR_CONFIG_INVALID', 'no config file: pass --config PATH or create lacquer.config.yaml in the working directory')
-      const resolved = resolveConfig(await loadConfig(path))
+      let resolved
+      try {
+        resolved = resolveConfig(await loadConfig(path))
+      } catch (err) {
+        if (err instanceof LacquerError && !err.message.includes(path)) throw new LacquerError(err.code, `${path}:${err.message.replace(/^[^:]*: /, ' ')}`)
+        throw err
+      }
       process.stdout.write(`${path}: valid (origin ${resolved.origin.url}, ${resolved.rules.length} rule${resolved.rules.length === 1 ? '' : 's'})\n`)
     } catch (err) {
       fail(err)

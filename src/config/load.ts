@@ -5,6 +5,7 @@
  * and the fix; validation is config/resolve's job.
  */
 import { existsSync, readFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
 import { extname, resolve } from 'node:path'
 import { createJiti } from 'jiti'
 import { parse as parseYaml } from 'yaml'
@@ -25,6 +26,8 @@ export function findConfigFile(dir: string = process.cwd()): string | undefined 
   return undefined
 }
 
+let reads = 0
+
 function fail(path: string, why: string): LacquerError {
   return new LacquerError('ERR_CONFIG_INVALID', `${path}: ${why}`)
 }
@@ -42,13 +45,26 @@ export async function loadConfig(path: string): Promise<LacquerConfig> {
     } catch (err) {
       throw fail(absolute, `not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`)
     }
-  } else if (['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'].includes(ext)) {
-    const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false, interopDefault: true })
+  } else if (ext === '.mjs' || ext === '.js') {
+    // Node's own loader, with a new URL each read so a reload sees the file as it is now
+    try {
+      const module = await import(`${pathToFileURL(absolute).href}?read=${++reads}`) as { default?: unknown }
+      value = module.default ?? (Object.keys(module).length ? module : undefined)
+    } catch (err) {
+      const lines = (err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean)
+      throw fail(absolute, `could not be loaded: ${lines.slice(0, 2).join(' — ')}`)
+    }
+  } else if (['.ts', '.mts', '.cts', '.cjs'].includes(ext)) {
+    // tryNative off: every read goes through jiti, never through Node's own module cache (a reload re-reads .mjs too)
+    const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false, interopDefault: true, tryNative: false })
     try {
       value = await jiti.import(absolute, { default: true })
     } catch (err) {
-      throw fail(absolute, `could not be loaded: ${(err as Error).message.split('\n')[0]}`)
+      // keep the location line (file:line:column) jiti puts under the message
+      const lines = (err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean)
+      throw fail(absolute, `could not be loaded: ${lines.slice(0, 2).join(' — ')}`)
     }
+    if (value && typeof value === 'object' && Object.keys(value).length === 0) value = undefined // no default export
   } else {
     throw fail(absolute, `unknown file type "${ext}"; use .ts, .mjs, .js, .json, .yaml or .yml`)
   }

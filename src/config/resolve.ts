@@ -111,8 +111,8 @@ const size = (v: string | number) => parseSize(v)!
 const duration = (v: string | number) => parseDuration(v)!
 
 export function resolveConfig(input: LacquerConfig): ResolvedConfig {
-  const { hooks: _hooks, ...data } = (input ?? {}) as LacquerConfig
-  const parsed = configSchema.safeParse({ ...data, hooks: undefined })
+  const data = (input ?? {}) as LacquerConfig
+  const parsed = configSchema.safeParse(data)
   if (!parsed.success) {
     throw new LacquerError('ERR_CONFIG_INVALID', `\n  ${formatConfigIssues(parsed.error, data).join('\n  ')}`)
   }

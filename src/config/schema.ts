@@ -14,6 +14,10 @@ const sizeText = z.union([z.string(), z.number()]).refine((v) => { const n = par
 const durationText = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== undefined, {
   message: 'not a duration; use e.g. 10s, 250ms, 5m, 1h, 2d',
 })
+/** A timeout: 0 would mean "wait forever" to the origin client, so it must be above 0. */
+const timeoutText = z.union([z.string(), z.number()]).refine((v) => { const ms = parseDuration(v); return ms !== undefined && ms > 0 }, {
+  message: 'not a duration; use e.g. 10s, 250ms, 5m (above 0: a timeout of 0 would mean none)',
+})
 const address = z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5}$|^\d{1,5}$/, {
   message: 'not an address; use HOST:PORT, e.g. 127.0.0.1:8080 (port 0 picks a free port)',
 })
@@ -27,9 +31,9 @@ const method = z.string().regex(/^[A-Z][A-Z-]*$/, { message: 'not a method; use 
 const originObject = z.strictObject({
   url: z.string(),
   connections: z.number().int().min(1, { message: 'must be ≥ 1' }).optional(),
-  connectTimeout: durationText.optional(),
-  firstByteTimeout: durationText.optional(),
-  betweenBytesTimeout: durationText.optional(),
+  connectTimeout: timeoutText.optional(),
+  firstByteTimeout: timeoutText.optional(),
+  betweenBytesTimeout: timeoutText.optional(),
 })
 
 export const headerEditsSchema = z.strictObject({
@@ -94,7 +98,7 @@ export const configSchema = z.strictObject({
   cookies: z.strictObject({
     /** cookies that never matter for caching (added to the built-in tracking list) */
     ignore: z.array(cookieName).optional(),
-    /** false: drop the built-in tracking list */
+    /** true (default): the built-in tracking list applies; false drops it */
     ignoreBuiltin: z.boolean().optional(),
     /** cookies that mean "this request is a user's" */
     session: z.array(cookieName).optional(),
@@ -122,18 +126,45 @@ export function defineConfig(config: LacquerConfig): LacquerConfig {
   return config
 }
 
+/** What a key taking one of two shapes expects, said once for the error message. */
+const UNION_HINTS: Record<string, string> = {
+  origin: 'give the app\'s address as a string (http://HOST:PORT or unix:/path.sock) or as { url, connections, connectTimeout, … }',
+  admin: 'give HOST:PORT (keep it on loopback, e.g. 127.0.0.1:8081) or false for no admin port',
+  perUser: 'give exactly one of { cookie: NAME } or { header: NAME }',
+}
+
+type Issue = z.core.$ZodIssue
+
 /** One line per problem: `rules[2].ttl: "10x" — not a duration; use e.g. 10s…`. */
 export function formatConfigIssues(error: z.ZodError, input: unknown): string[] {
-  return error.issues.map((issue) => {
-    const path = issue.path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '')
-    let value: unknown = input
-    for (const part of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[part as PropertyKey] : undefined
-    if (issue.code === 'unrecognized_keys') {
-      return `${path || '(top level)'}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling against docs/configuration.md`
+  return error.issues.flatMap((issue) => formatIssue(issue as Issue, [], input))
+}
+
+function formatIssue(issue: Issue, prefix: PropertyKey[], input: unknown): string[] {
+  const fullPath = [...prefix, ...issue.path]
+  const path = fullPath.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '')
+  let value: unknown = input
+  for (const part of fullPath) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[part as PropertyKey] : undefined
+  const shown = value === undefined ? 'missing' : JSON.stringify(value)
+  if (issue.code === 'unrecognized_keys') {
+    return [`${path || '(top level)'}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling against docs/configuration.md`]
+  }
+  if (issue.code === 'invalid_key') {
+    // a bad name used as a key (a header or cookie name in a record)
+    const why = issue.issues.map((i) => i.message).join('; ')
+    return [`${fullPath.slice(0, -1).reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '')}: key ${JSON.stringify(String(fullPath[fullPath.length - 1]))} — ${why}`]
+  }
+  if (issue.code === 'invalid_union') {
+    const last = String(fullPath[fullPath.length - 1] ?? '')
+    // an object given where an object shape is allowed: report that branch's own problems
+    if (value && typeof value === 'object' && last !== 'perUser') {
+      const branch = issue.errors.find((errs) => errs.every((e) => e.path.length > 0 || e.code !== 'invalid_type'))
+      if (branch) return branch.flatMap((e) => formatIssue(e as Issue, fullPath, input))
     }
-    const shown = value === undefined ? 'missing' : JSON.stringify(value)
-    let message = issue.message
-    if (issue.code === 'invalid_type') message = `expected ${issue.expected}${value === undefined ? ', but it is missing' : ''}`
-    return `${path}: ${shown} — ${message}`
-  })
+    return [`${path}: ${shown} — ${UNION_HINTS[last] ?? 'not one of the accepted forms; see docs/configuration.md'}`]
+  }
+  let message = issue.message
+  const expected = issue.code === 'invalid_type' ? (issue.expected === 'int' ? 'a whole number' : issue.expected) : ''
+  if (issue.code === 'invalid_type') message = value === undefined ? `required (expected ${expected})` : `expected ${expected}`
+  return [`${path}: ${shown} — ${message}`]
 }
