@@ -7,7 +7,7 @@
  */
 import { startFetch } from '../fetch/fetch-task.js'
 import { ttlMs } from '../http-cache/freshness.js'
-import type { Step } from './steps.js'
+import { type Step, illegalAction } from './steps.js'
 
 export const hit: Step = {
   name: 'hit',
@@ -31,10 +31,8 @@ export const hit: Step = {
       case 'synth':
         tx.synthetic = { status: action.status, reason: action.reason }
         return 'synth'
-      default: {
-        const illegal: never = action
-        throw new Error(`hit: illegal action ${JSON.stringify(illegal)}`)
-      }
+      default:
+        return illegalAction('hit', action)
     }
     ctx.counters.hits++
     tx.cacheStatus.hit = true

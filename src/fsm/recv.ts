@@ -7,7 +7,7 @@
  */
 import { applyEdits } from '../http-cache/header-list.js'
 import { matchRule, normalisePath } from '../policy/rules.js'
-import type { Step } from './steps.js'
+import { type Step, illegalAction } from './steps.js'
 
 export const recv: Step = {
   name: 'recv',
@@ -32,10 +32,8 @@ export const recv: Step = {
       case 'synth':
         tx.synthetic = { status: action.status, reason: action.reason }
         return 'synth'
-      default: {
-        const illegal: never = action
-        throw new Error(`recv: illegal action ${JSON.stringify(illegal)}`)
-      }
+      default:
+        return illegalAction('recv', action)
     }
   },
 }

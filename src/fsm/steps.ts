@@ -10,6 +10,11 @@ export const STATES = ['recv', 'hash', 'lookup', 'hit', 'miss', 'pass', 'deliver
 export type State = (typeof STATES)[number]
 export type Next = State | 'done'
 
+/** The exhaustiveness guard of every state's action switch: a compile error when an action is unhandled. */
+export function illegalAction(state: State, action: never): never {
+  throw new Error(`${state}: illegal action ${JSON.stringify(action)}`)
+}
+
 export interface Step {
   readonly name: State
   /** the states this one may hand over to; checked by the driver, drawn in the diagram */
