@@ -4,11 +4,11 @@
  * ERR_CONFIG_INVALID naming the file and what to do.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { after, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
+import { useTempDirs } from '../../test/helpers/temp-dirs.js'
 import { LacquerError } from '../errors.js'
 import { CONFIG_FILE_NAMES, findConfigFile, loadConfig } from './load.js'
 import { resolveConfig } from './resolve.js'
@@ -17,17 +17,7 @@ import { resolveConfig } from './resolve.js'
 const INDEX_JS = fileURLToPath(new URL('../index.js', import.meta.url))
 const ORIGIN = 'http://127.0.0.1:3000'
 
-const root = mkdtempSync(join(tmpdir(), 'lacquer-load-'))
-after(() => rmSync(root, { recursive: true, force: true }))
-let dirCount = 0
-
-/** Writes files into a fresh directory; returns the directory. */
-function dir(files: Record<string, string> = {}): string {
-  const path = join(root, `d${dirCount++}`)
-  mkdirSync(path)
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(path, name), text)
-  return path
-}
+const { dir } = useTempDirs('lacquer-load-')
 
 /** Writes one file into a fresh directory; returns its absolute path. */
 function file(name: string, text: string): string {

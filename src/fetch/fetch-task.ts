@@ -159,7 +159,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     // cookie or turns private belongs to this client alone and must not reach the store
     const action = ctx.policy.backendResponse({ status: job.stale.status, headers: merged, cc, isTargeted, request })
     const isStorable = action.action === 'store'
-    if (isStorable && action.ttlMs !== undefined) Object.assign(freshness, { lifetimeMs: freshness.initialAgeMs + action.ttlMs, source: 'config' })
+    if (isStorable) applyConfiguredTtl(freshness, action.ttlMs)
     const graceMs = isStorable ? action.graceMs : undefined
     const updated = {
       headers: merged, cc, isTargeted, freshness, status: job.stale.status, statusText: job.stale.statusText, graceMs,
@@ -194,8 +194,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
       isStored = true
       isShareable = true
       for (const name of action.unset ?? []) removeAll(received, name)
-      // a configured ttl replaces the lifetime from the headers: fresh for ttl from arrival
-      if (action.ttlMs !== undefined) Object.assign(freshness, { lifetimeMs: freshness.initialAgeMs + action.ttlMs, source: 'config' })
+      applyConfiguredTtl(freshness, action.ttlMs)
       graceMs = action.graceMs
       keepMs = action.keepMs
       tags = action.tags ?? []
@@ -247,6 +246,11 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   if (writer) await writer.end()
   busy.finish()
   releaseBusy(ctx, busy)
+}
+
+/** A configured ttl replaces the lifetime from the headers: fresh for ttl from arrival. */
+function applyConfiguredTtl(freshness: Freshness, ttlMs: number | undefined): void {
+  if (ttlMs !== undefined) Object.assign(freshness, { lifetimeMs: freshness.initialAgeMs + ttlMs, source: 'config' })
 }
 
 function bodyError(err: unknown): LacquerError {

@@ -424,14 +424,14 @@ describe('berespRule', () => {
   test('ttl, grace, keep and tags from the rule, in ms', () => {
     const request = req({ rule: rule({ ttl: '5m', grace: '30s', keep: '1h', tags: ['news', 'front'] }) })
     assert.deepEqual(berespRule(res(undefined, { request })), {
-      action: 'store', ttlMs: 300_000, graceMs: 30_000, keepMs: 3_600_000, tags: ['news', 'front'], unset: undefined, isPerUser: false,
+      action: 'store', ttlMs: 300_000, graceMs: 30_000, keepMs: 3_600_000, tags: ['news', 'front'], unset: undefined,
     })
   })
 
   test('a rule without those actions leaves them to the headers', () => {
     const request = req({ rule: rule({ match: { path: '/x' } }) })
     assert.deepEqual(berespRule(res(undefined, { request })), {
-      action: 'store', ttlMs: undefined, graceMs: undefined, keepMs: undefined, tags: undefined, unset: undefined, isPerUser: false,
+      action: 'store', ttlMs: undefined, graceMs: undefined, keepMs: undefined, tags: undefined, unset: undefined,
     })
   })
 
@@ -442,20 +442,6 @@ describe('berespRule', () => {
     assert.ok(answer.action === 'store')
     assert.deepEqual(answer.unset, ['set-cookie', 'set-cookie2'])
     assert.equal(answer.ttlMs, 86_400_000)
-  })
-
-  test('a perUser rule stores per user when the request carried the credential', () => {
-    const request = hashed(req({ rule: rule({ perUser: { cookie: 'session' } }), headers: [['cookie', 'session=a']] }))
-    const answer = berespRule(res(undefined, { request }))
-    assert.ok(answer.action === 'store')
-    assert.equal(answer.isPerUser, true)
-  })
-
-  test('a perUser rule without the credential stores the shared anonymous copy', () => {
-    const request = hashed(req({ rule: rule({ perUser: { cookie: 'session' } }) }))
-    const answer = berespRule(res(undefined, { request }))
-    assert.ok(answer.action === 'store')
-    assert.equal(answer.isPerUser, false)
   })
 })
 

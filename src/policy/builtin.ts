@@ -141,7 +141,7 @@ export function berespRule(res: ResponseView): BackendResponseAction {
   if (!rule) return { action: 'store' }
   return {
     action: 'store', ttlMs: rule.ttlMs, graceMs: rule.graceMs, keepMs: rule.keepMs, tags: rule.tags,
-    unset: rule.cache ? ['set-cookie', 'set-cookie2'] : undefined, isPerUser: rule.perUser !== undefined && res.request.partition !== undefined,
+    unset: rule.cache ? ['set-cookie', 'set-cookie2'] : undefined,
   }
 }
 

@@ -92,8 +92,6 @@ export type BackendResponseAction =
     tags?: readonly string[]
     /** fields removed before the response is stored and delivered (e.g. set-cookie on a `cache` rule) */
     unset?: readonly string[]
-    /** store even `private` / Authorization responses: the key is one user's (perUser) */
-    isPerUser?: boolean
   }
   /** not stored; `isShareable` says whether coalesced waiters may still receive it */
   | { action: 'dontStore'; detail: CacheStatusDetail; isShareable: boolean }

@@ -9,34 +9,24 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { type TestOrigin, startOrigin } from '../helpers/origin.js'
+import { useTempDirs } from '../helpers/temp-dirs.js'
 import { cacheStatus, isHit, request } from '../helpers/proxy.js'
 
 const BIN = resolve('dist/src/cli/main.js')
 const DOC = resolve('docs/config-errors.md')
 const children: ChildProcess[] = []
 const origins: TestOrigin[] = []
-const root = mkdtempSync(join(tmpdir(), 'lacquer-cli-config-'))
+const { dir } = useTempDirs('lacquer-cli-config-')
 // a failed assertion skips a test's own clean-up: nothing may keep this process alive
 after(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   await Promise.all(origins.map((o) => o.close()))
-  rmSync(root, { recursive: true, force: true })
 })
-let dirCount = 0
-
-/** A fresh directory with these files; returns its path. */
-function dir(files: Record<string, string> = {}): string {
-  const path = join(root, `d${dirCount++}`)
-  mkdirSync(path)
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(path, name), text)
-  return path
-}
 
 function run(args: string[], options: { cwd?: string } = {}) {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd })

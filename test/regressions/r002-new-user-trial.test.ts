@@ -2,7 +2,8 @@
  * Regressions from the first new-user trial of issue 2 (each named after what it guards):
  * one answer per malformed request, Lacquer's own answer for a missing Host and a bad Expect,
  * no Content-Length on a 204, no internal error text in a 502, Authorization answers shared
- * only when public, and a closing Lacquer that finishes the response under way.
+ * only when public, a closing Lacquer that finishes the response under way, and a warning
+ * for an admin port beyond loopback.
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
@@ -80,3 +81,16 @@ test('closing Lacquer lets the response under way finish', async () => {
   assert.equal(res.body, 'finished')
   assert.equal(res.isAborted, false)
 })
+
+test('an admin port beyond loopback is started with a warning in the log', async () => {
+  const exposed = await startProxy({ origin: origin.url, admin: '0.0.0.0:0' })
+  try {
+    assert.ok(exposed.logs.some((l) => l.level === 'warn' && /admin port listens beyond loopback/.test(l.msg)), JSON.stringify(exposed.logs))
+  } finally {
+    await exposed.close()
+  }
+  const local = await startProxy({ origin: origin.url })
+  await local.close()
+  assert.ok(!local.logs.some((l) => /beyond loopback/.test(l.msg)))
+})
+
