@@ -9,6 +9,9 @@ import type { OriginClient } from './origin/origin-client.js'
 import type { CompiledPolicy } from './policy/types.js'
 import type { CacheStore } from './store/types.js'
 import type { Logger } from './observe/logger.js'
+import type { InvalidationBus } from './invalidate/bus.js'
+import type { Invalidator } from './invalidate/invalidator.js'
+import type { TrustGuard } from './invalidate/trust.js'
 
 /** Final states of client requests, counted for /stats. */
 export interface Counters {
@@ -19,13 +22,14 @@ export interface Counters {
   synths: number
   coalesced: number
   revalidations: number
+  purges: number
   originRequests: number
   originErrors: number
   incompleteBodies: number
 }
 
 export function newCounters(): Counters {
-  return { requests: 0, hits: 0, misses: 0, passes: 0, synths: 0, coalesced: 0, revalidations: 0, originRequests: 0, originErrors: 0, incompleteBodies: 0 }
+  return { requests: 0, hits: 0, misses: 0, passes: 0, synths: 0, coalesced: 0, revalidations: 0, purges: 0, originRequests: 0, originErrors: 0, incompleteBodies: 0 }
 }
 
 export interface ProxyContext {
@@ -38,6 +42,12 @@ export interface ProxyContext {
   readonly busy: Map<string, BusyEntry>
   readonly counters: Counters
   readonly log: Logger
+  /** this node's invalidations (purges, bans) and what fetches in flight must check */
+  readonly invalidator: Invalidator
+  /** where purges are published: every node's invalidator (the local bus: this one) */
+  readonly bus: InvalidationBus
+  /** who may purge and ask for debug fields; rebuilt by a reload */
+  trust: TrustGuard
 }
 
 /**

@@ -17,6 +17,9 @@ import { composePolicy, createBuiltinPolicy } from './policy/builtin.js'
 import type { CompiledPolicy, Policy } from './policy/types.js'
 import { MemoryStore } from './store/memory-store.js'
 import type { CacheStore } from './store/types.js'
+import { type InvalidationBus, LocalInvalidationBus } from './invalidate/bus.js'
+import { Invalidator } from './invalidate/invalidator.js'
+import { TrustGuard } from './invalidate/trust.js'
 
 export type { ProxyOptions, ResolvedConfig } from './config/resolve.js'
 export type { LacquerConfig, RuleConfig } from './config/schema.js'
@@ -27,6 +30,8 @@ export type { CacheStore, StoredObject, StoreWriter, StoreStats } from './store/
 export { LacquerError, ERRORS } from './errors.js'
 export { MemoryStore } from './store/memory-store.js'
 export * as builtin from './policy/builtin.js'
+export type { InvalidationBus } from './invalidate/bus.js'
+export type { InvalidationCommand, InvalidationReceipt } from './invalidate/invalidator.js'
 
 export interface Proxy {
   readonly config: ResolvedConfig
@@ -48,6 +53,8 @@ export interface CreateProxyExtras {
   store?: CacheStore
   /** called by the admin port's POST /reload; returns the warnings of the reload */
   onReloadRequest?: () => Promise<string[]>
+  /** where purges are published; default: this process only */
+  bus?: InvalidationBus
 }
 
 function compilePolicy(config: ResolvedConfig, policy: Policy | undefined): CompiledPolicy {
@@ -64,8 +71,10 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
   })
   const origin = new OriginClient({ ...config.origin })
   const log = extras.logger ?? createLogger(config.logLevel)
+  const invalidator = new Invalidator(store, log, { maxBans: config.invalidation.maxBans, sweepIntervalMs: config.invalidation.banSweepIntervalMs })
   const ctx: ProxyContext = {
     config, store, origin, policy: compilePolicy(config, userPolicy), busy: new Map(), counters: newCounters(), log,
+    invalidator, bus: extras.bus ?? new LocalInvalidationBus(invalidator), trust: new TrustGuard(config.trust),
   }
   const server = createHttpServer(ctx)
   const admin = config.admin ? createAdminServer(ctx, extras.onReloadRequest) : null
@@ -87,7 +96,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
       }
       log('info', 'lacquer listening', { url, adminUrl, origin: config.origin.url, rules: config.rules.length })
       if (config.admin && !/^(127\.|::1$|localhost$)/.test(config.admin.host)) {
-        log('warn', 'the admin port listens beyond loopback: anyone who reaches it can read stats and reload the config', { admin: config.admin.host })
+        log('warn', 'the admin port listens beyond loopback: anyone who reaches it can read /stats (purge, bans and reload stay limited to trust.allow and the token)', { admin: config.admin.host })
       }
       return { url, adminUrl }
     },
@@ -102,6 +111,8 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
       fixed('origin', resolved.origin, config.origin)
       fixed('store', resolved.store, config.store)
       fixed('limits', resolved.limits, config.limits)
+      fixed('invalidation.maxBans', resolved.invalidation.maxBans, config.invalidation.maxBans)
+      fixed('invalidation.banSweepInterval', resolved.invalidation.banSweepIntervalMs, config.invalidation.banSweepIntervalMs)
       // keep the running per-user secret unless the new config names one: generated keys stay valid
       const perUser = resolved.perUser.isSecretGenerated ? { ...resolved.perUser, secret: config.perUser.secret } : resolved.perUser
       const swapped: ResolvedConfig = Object.freeze({
@@ -110,6 +121,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
       config = swapped
       // one synchronous assignment pair: no request sees a new config with an old policy
       ctx.config = swapped
+      ctx.trust = new TrustGuard(swapped.trust)
       // a policy given to createProxy stays unless the reload brings one (in its call or its config)
       ctx.policy = compilePolicy(swapped, nextPolicy ?? next.hooks ?? policy)
       log('info', 'config reloaded', { rules: swapped.rules.length, warnings })
@@ -118,6 +130,8 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
     async close() {
       log('info', 'lacquer closing: finishing responses under way', { drainMs: DRAIN_TIMEOUT_MS })
       await Promise.all([closeServer(server), admin ? closeServer(admin, 0) : undefined])
+      await ctx.bus.close()
+      invalidator.close()
       await origin.close()
       await store.close()
     },

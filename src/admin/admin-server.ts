@@ -1,14 +1,20 @@
 /**
  * @module admin/admin-server
- * The admin port (loopback by default): `/healthz` and a JSON `/stats`. Later issues add
- * purge, metrics and the dashboard here.
+ * The admin port (loopback by default): `/healthz`, a JSON `/stats`, `POST /reload`,
+ * `POST /purge` (URLs, tags, prefix/pattern/host bans, soft or hard; answers with a receipt)
+ * and `GET /bans`. Endpoints that change or reveal invalidation state are guarded by the same
+ * trust check as the proxy port's PURGE (trust.allow and/or the bearer token).
  */
 import http from 'node:http'
 import type { ProxyContext } from '../context.js'
+import { MAX_PURGE_BODY_BYTES, parsePurgeRequest } from '../invalidate/command.js'
+import { TooManyBansError } from '../invalidate/invalidator.js'
 
 export interface AdminEndpoint {
   readonly method: string
   readonly path: string
+  /** only trusted callers (trust.allow and/or the token) may call it */
+  readonly isGuarded: boolean
   handle(ctx: ProxyContext, req: http.IncomingMessage, res: http.ServerResponse, hooks: AdminHooks): void
 }
 
@@ -27,11 +33,13 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
   {
     method: 'GET',
     path: '/healthz',
+    isGuarded: false,
     handle: (_ctx, _req, res) => sendJson(res, 200, { status: 'ok' }),
   },
   {
     method: 'GET',
     path: '/stats',
+    isGuarded: false,
     handle: (ctx, _req, res) => {
       const store = ctx.store.stats()
       const c = ctx.counters
@@ -44,6 +52,7 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
         synths: c.synths,
         coalesced: c.coalesced,
         revalidations: c.revalidations,
+        purges: c.purges,
         originRequests: c.originRequests,
         originErrors: c.originErrors,
         incompleteBodies: c.incompleteBodies,
@@ -55,6 +64,7 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
   {
     method: 'POST',
     path: '/reload',
+    isGuarded: true,
     handle: (ctx, _req, res, hooks) => {
       if (!hooks.reload) return sendJson(res, 409, { ok: false, error: 'this Lacquer was started without a config file: there is nothing to reload' })
       hooks.reload().then(
@@ -63,7 +73,73 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
       )
     },
   },
+  {
+    method: 'POST',
+    path: '/purge',
+    isGuarded: true,
+    handle: (ctx, req, res) => {
+      readJsonBody(req, MAX_PURGE_BODY_BYTES).then((body) => {
+        if (body instanceof BodyError) return sendJson(res, body.status, { ok: false, errors: [body.message] })
+        const parsed = parsePurgeRequest(ctx.config, body)
+        if (!parsed.ok) {
+          ctx.log('warn', 'purge request refused', { errors: parsed.errors })
+          return sendJson(res, 400, { ok: false, errors: parsed.errors, applied: 'nothing' })
+        }
+        ctx.counters.purges++
+        return ctx.bus.publish(parsed.command, { waitForBans: parsed.wait }).then(
+          (receipt) => sendJson(res, 200, { ok: true, ...receipt }),
+          (err: Error) => sendJson(res, err instanceof TooManyBansError ? 503 : 400, { ok: false, errors: [err.message], applied: 'nothing' }),
+        )
+      }, (err: Error) => sendJson(res, 500, { ok: false, errors: [err.message] }))
+    },
+  },
+  {
+    method: 'GET',
+    path: '/bans',
+    isGuarded: true,
+    handle: (ctx, _req, res) => sendJson(res, 200, ctx.invalidator.listBans()),
+  },
 ]
+
+class BodyError {
+  constructor(readonly status: number, readonly message: string) {}
+}
+
+/** Reads a JSON request body of at most `limit` bytes; a BodyError says what was wrong. */
+function readJsonBody(req: http.IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve) => {
+    const declared = Number(req.headers['content-length'])
+    if (declared > limit) {
+      req.resume()
+      return resolve(new BodyError(413, `the body is ${declared} bytes; at most ${limit} are accepted`))
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    let isDone = false
+    req.on('data', (chunk: Buffer) => {
+      if (isDone) return
+      size += chunk.length
+      if (size > limit) {
+        isDone = true
+        chunks.length = 0
+        return resolve(new BodyError(413, `the body is larger than ${limit} bytes`))
+      }
+      chunks.push(chunk)
+    })
+    req.on('error', () => { if (!isDone) { isDone = true; resolve(new BodyError(400, 'the request body broke off')) } })
+    req.on('end', () => {
+      if (isDone) return
+      isDone = true
+      const text = Buffer.concat(chunks).toString('utf8')
+      if (text.trim() === '') return resolve(new BodyError(400, 'the body is empty; send JSON such as {"urls": ["http://shop.example/p/1"]}'))
+      try {
+        resolve(JSON.parse(text))
+      } catch (err) {
+        resolve(new BodyError(400, `the body is not JSON (${(err as Error).message})`))
+      }
+    })
+  })
+}
 
 export function createAdminServer(ctx: ProxyContext, reload?: () => Promise<string[]>): http.Server {
   const hooks: AdminHooks = { reload }
@@ -74,6 +150,14 @@ export function createAdminServer(ctx: ProxyContext, reload?: () => Promise<stri
     if (req.method !== endpoint.method && !(req.method === 'HEAD' && endpoint.method === 'GET')) {
       res.setHeader('allow', endpoint.method)
       return sendJson(res, 405, { error: `use ${endpoint.method}` })
+    }
+    if (endpoint.isGuarded) {
+      const verdict = ctx.trust.check(req.socket.remoteAddress, req.headers.authorization)
+      if (!verdict.ok) {
+        ctx.log('warn', 'admin request refused', { path, client: req.socket.remoteAddress, reason: verdict.reason })
+        req.resume()
+        return sendJson(res, verdict.status, { ok: false, errors: [verdict.reason] })
+      }
     }
     endpoint.handle(ctx, req, res, hooks)
   })

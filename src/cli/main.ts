@@ -129,23 +129,81 @@ program
     }
   })
 
+/** One call to a running Lacquer's admin port; exits 1 with a clear message when it cannot be reached. */
+async function adminRequest(admin: string, method: string, path: string, options: { body?: unknown; token?: string } = {}) {
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
+  const headers: Record<string, string> = {}
+  if (payload !== undefined) headers['content-type'] = 'application/json'
+  if (options.token) headers.authorization = `Bearer ${options.token}`
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request(`http://${admin}${path}`, { method, headers }, (res) => {
+      let body = ''
+      res.on('data', (d) => { body += d })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.end(payload)
+  }).catch((err: Error) => fail(new Error(`cannot reach the admin port at ${admin} (${err.message}); pass --admin HOST:PORT`)))
+}
+
+const TOKEN_ENV = 'LACQUER_TOKEN'
+
 program
   .command('reload')
   .description('ask a running Lacquer to re-read its config file (through its admin port)')
   .option('--admin <host:port>', 'the admin address of the running Lacquer', DEFAULTS.admin)
-  .action(async (flags: { admin: string }) => {
-    const url = `http://${flags.admin}/reload`
-    const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(url, { method: 'POST' }, (res) => {
-        let body = ''
-        res.on('data', (d) => { body += d })
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-      })
-      req.on('error', reject)
-      req.end()
-    }).catch((err: Error) => fail(new Error(`cannot reach the admin port at ${flags.admin} (${err.message}); pass --admin HOST:PORT`)))
+  .option('--token <token>', `bearer token, when trust.token is set (default: $${TOKEN_ENV})`)
+  .action(async (flags: { admin: string; token?: string }) => {
+    const result = await adminRequest(flags.admin, 'POST', '/reload', { token: flags.token ?? process.env[TOKEN_ENV] })
     process.stdout.write(result.body)
     process.exit(result.status === 200 ? 0 : 1)
+  })
+
+const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+program
+  .command('purge')
+  .description('invalidate cached responses of a running Lacquer (through its admin port) and print the receipt')
+  .argument('[urls...]', 'absolute URLs to purge (every stored variant of each)')
+  .option('--tag <tag>', 'purge every entry carrying this tag (repeatable)', collect)
+  .option('--prefix <path>', 'ban every URL whose path starts with this (repeatable)', collect)
+  .option('--regex <pattern>', 'ban every URL whose path and query match this regular expression (repeatable)', collect)
+  .option('--host <host>', 'limit --prefix/--regex to one site; alone, ban the whole site')
+  .option('--soft', 'mark stale (served within grace while refreshed) instead of removing')
+  .option('--no-wait', 'answer at once, without waiting for bans to be swept')
+  .option('--json', 'print the receipt as JSON')
+  .option('--admin <host:port>', 'the admin address of the running Lacquer', DEFAULTS.admin)
+  .option('--token <token>', `bearer token, when trust.token is set (default: $${TOKEN_ENV})`)
+  .action(async (urls: string[], flags: {
+    tag?: string[]; prefix?: string[]; regex?: string[]; host?: string; soft?: boolean; wait: boolean; json?: boolean; admin: string; token?: string
+  }) => {
+    const hasBans = Boolean(flags.prefix?.length || flags.regex?.length)
+    const body = {
+      ...(urls.length && { urls }),
+      ...(flags.tag && { tags: flags.tag }),
+      ...(flags.prefix && { prefixes: flags.prefix }),
+      ...(flags.regex && { patterns: flags.regex }),
+      ...(flags.host !== undefined && (hasBans ? { host: flags.host } : { hosts: [flags.host] })),
+      ...(flags.soft && { soft: true }),
+      wait: flags.wait,
+    }
+    if (!urls.length && !flags.tag && !hasBans && flags.host === undefined) {
+      process.stderr.write('lacquer purge: say what to purge: a URL, --tag, --prefix, --regex or --host\n')
+      process.exit(2)
+    }
+    const result = await adminRequest(flags.admin, 'POST', '/purge', { body, token: flags.token ?? process.env[TOKEN_ENV] })
+    let receipt: { ok?: boolean; errors?: string[]; mode?: string; invalidated?: { urls: number; tags: number; bans: number }; bans?: unknown[]; isComplete?: boolean }
+    try { receipt = JSON.parse(result.body) } catch { receipt = { ok: false, errors: [result.body.trim() || `HTTP ${result.status}`] } }
+    if (flags.json || result.status !== 200) {
+      if (result.status !== 200) process.stderr.write(`lacquer purge: refused (HTTP ${result.status}): ${(receipt.errors ?? []).join('; ')}\n`)
+      if (flags.json) process.stdout.write(`${JSON.stringify(receipt, null, 2)}\n`)
+      process.exit(result.status === 200 ? 0 : 1)
+    }
+    const n = receipt.invalidated!
+    const total = n.urls + n.tags + n.bans
+    const bans = receipt.bans?.length ? `; ${receipt.bans.length} ban${receipt.bans.length > 1 ? 's' : ''}${receipt.isComplete ? ' swept' : ' queued (applied on lookup and by the sweeper)'}` : ''
+    process.stdout.write(`${receipt.mode} purge: ${total} entr${total === 1 ? 'y' : 'ies'} invalidated (urls ${n.urls}, tags ${n.tags}, bans ${n.bans})${bans}\n`)
+    process.exit(0)
   })
 
 program

@@ -71,7 +71,13 @@ describe('resolveConfig: defaults', () => {
     assert.deepEqual({ ...config.perUser, secret: '' }, { secret: '', isSecretGenerated: true, maxEntriesPerUser: 100, maxBytesPerUser: 2 * 1024 ** 2 })
     assert.deepEqual(config.dropParams, DEFAULTS.dropParams.map(namePattern))
     assert.deepEqual(config.rules, [])
-    assert.deepEqual(Object.keys(config).sort(), ['admin', 'cookies', 'dropParams', 'isCoalescing', 'limits', 'listen', 'logLevel', 'name', 'origin', 'perUser', 'rules', 'store'])
+    assert.deepEqual(config.trust, { allow: ['127.0.0.0/8', '::1/128'], token: undefined, require: 'address-or-token' })
+    assert.deepEqual(config.invalidation, {
+      purgeMethod: true, tagHeaders: new Set(['surrogate-key', 'cache-tag', 'xkey']), maxBans: 10_000, banSweepIntervalMs: 1000,
+    })
+    assert.deepEqual(Object.keys(config).sort(), [
+      'admin', 'cookies', 'dropParams', 'invalidation', 'isCoalescing', 'limits', 'listen', 'logLevel', 'name', 'origin', 'perUser', 'rules', 'store', 'trust',
+    ])
   })
 
   test('the documented defaults', () => {
@@ -83,6 +89,10 @@ describe('resolveConfig: defaults', () => {
       dropParams: ['utm_*', 'fbclid', 'gclid', 'dclid', 'msclkid', 'mc_cid', 'mc_eid', '_ga', 'yclid', 'igshid'],
       maxEntriesPerUser: 100,
       maxBytesPerUser: '2mb',
+      trustedNetworks: ['127.0.0.0/8', '::1/128'],
+      tagHeaders: ['surrogate-key', 'cache-tag', 'xkey'],
+      maxBans: 10_000,
+      banSweepInterval: '1s',
     })
   })
 

@@ -9,6 +9,8 @@ import { LacquerError } from '../errors.js'
 import { TRACKING_COOKIE_PATTERNS } from '../policy/cookies.js'
 import { type CompiledRule, compileRule, namePattern } from '../policy/rules.js'
 import type { LogLevel } from '../observe/logger.js'
+import { DEFAULT_TAG_HEADERS } from '../invalidate/tags.js'
+import { DEFAULT_TRUSTED_NETWORKS, type TrustSettings } from '../invalidate/trust.js'
 import { type LacquerConfig, configSchema, formatConfigIssues } from './schema.js'
 import { parseDuration, parseSize } from './units.js'
 
@@ -55,6 +57,15 @@ export interface ResolvedConfig {
   /** query parameters removed from every URL before it is keyed and forwarded */
   readonly dropParams: readonly RegExp[]
   readonly rules: readonly CompiledRule[]
+  /** who may purge, ban and ask for debug fields */
+  readonly trust: TrustSettings
+  readonly invalidation: {
+    readonly purgeMethod: boolean
+    /** lower-case names of the response fields carrying tags */
+    readonly tagHeaders: ReadonlySet<string>
+    readonly maxBans: number
+    readonly banSweepIntervalMs: number
+  }
 }
 
 /** The library's options: a config file's contents. */
@@ -79,6 +90,10 @@ export const DEFAULTS = {
   dropParams: ['utm_*', 'fbclid', 'gclid', 'dclid', 'msclkid', 'mc_cid', 'mc_eid', '_ga', 'yclid', 'igshid'],
   maxEntriesPerUser: 100,
   maxBytesPerUser: '2mb',
+  trustedNetworks: DEFAULT_TRUSTED_NETWORKS,
+  tagHeaders: DEFAULT_TAG_HEADERS,
+  maxBans: 10_000,
+  banSweepInterval: '1s',
 } as const
 
 function invalid(key: string, value: unknown, fix: string): LacquerError {
@@ -161,6 +176,17 @@ export function resolveConfig(input: LacquerConfig): ResolvedConfig {
     },
     dropParams: (c.key?.dropParams ?? DEFAULTS.dropParams).map(namePattern),
     rules,
+    trust: {
+      allow: c.trust?.allow ?? DEFAULTS.trustedNetworks,
+      token: c.trust?.token,
+      require: c.trust?.require ?? 'address-or-token',
+    },
+    invalidation: {
+      purgeMethod: c.invalidation?.purgeMethod ?? true,
+      tagHeaders: new Set((c.invalidation?.tagHeaders ?? DEFAULTS.tagHeaders).map((h) => h.toLowerCase())),
+      maxBans: c.invalidation?.maxBans ?? DEFAULTS.maxBans,
+      banSweepIntervalMs: duration(c.invalidation?.banSweepInterval ?? DEFAULTS.banSweepInterval),
+    },
   }
   return deepFreeze(config)
 }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import type { Policy } from '../policy/types.js'
+import { parseCidr } from '../invalidate/trust.js'
 import { parseDuration, parseSize } from './units.js'
 
 const sizeText = z.union([z.string(), z.number()]).refine((v) => { const n = parseSize(v); return n !== undefined && n > 0 }, {
@@ -113,8 +114,32 @@ export const configSchema = z.strictObject({
   key: z.strictObject({
     dropParams: z.array(z.string()).optional(),
   }).optional(),
+  trust: z.strictObject({
+    /** networks (CIDRs or addresses) whose callers may purge, ban and ask for debug fields */
+    allow: z.array(z.string().refine((v) => parseCidr(v) !== undefined, {
+      message: 'not an address or CIDR; use e.g. 127.0.0.0/8, 10.0.0.0/8, ::1/128 or 192.0.2.7',
+    })).optional(),
+    /** a bearer token that also grants trust (Authorization: Bearer …) */
+    token: z.string().min(16, { message: 'use a token of at least 16 characters (e.g. `openssl rand -hex 32`)' }).optional(),
+    /** whether the address or the token suffices, or both are needed */
+    require: z.enum(['address-or-token', 'address-and-token']).optional(),
+  }).optional(),
+  invalidation: z.strictObject({
+    /** accept PURGE on the proxy port (from trusted callers) */
+    purgeMethod: z.boolean().optional(),
+    /** response fields carrying surrogate keys (tags) */
+    tagHeaders: z.array(headerName).optional(),
+    /** bans waiting for the sweeper beyond which new ones are refused (503) */
+    maxBans: z.number().int().min(1, { message: 'must be ≥ 1' }).optional(),
+    /** how often the sweeper looks for bans to apply */
+    banSweepInterval: timeoutText.optional(),
+  }).optional(),
   rules: z.array(ruleSchema).optional(),
   hooks: hooksSchema.optional(),
+}).superRefine((config, ctx) => {
+  if (config.trust?.require === 'address-and-token' && config.trust.token === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['trust', 'require'], message: 'address-and-token needs trust.token; set one or use address-or-token' })
+  }
 })
 
 export type RuleConfig = z.input<typeof ruleSchema>

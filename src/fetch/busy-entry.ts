@@ -37,6 +37,8 @@ export interface FetchedHead {
   /** is being written to the store */
   isStored: boolean
   detail?: CacheStatusDetail
+  /** surrogate keys of the response (for purges issued while it is in flight) */
+  tags?: readonly string[]
   /** set when a revalidation answered 304: deliver this (updated) stored object instead of a body */
   revalidated?: StoredObject
 }
@@ -53,6 +55,8 @@ export class BusyEntry {
   error?: LacquerError
   /** requests that joined this entry instead of fetching themselves */
   waiters = 0
+  /** the invalidation sequence number when the fetch began (see invalidate/invalidator.ts) */
+  invalidationSeq = 0
   private chunks: Buffer[] | null = []
   private retainedBytes = 0
   private shouldRetain = true

@@ -23,7 +23,8 @@ import { parseVary, selectingValues } from '../http-cache/vary.js'
 import type { CacheStatusDetail } from '../observe/cache-status.js'
 import { classifyOriginError, isOriginSideError } from '../origin/origin-client.js'
 import type { RequestView } from '../policy/types.js'
-import type { ObjectHead, StoreWriter, StoredObject } from '../store/types.js'
+import { type ObjectHead, type StoreWriter, type StoredObject, resourceOfKey } from '../store/types.js'
+import { collectTags } from '../invalidate/tags.js'
 import { BusyEntry, type FetchedHead } from './busy-entry.js'
 
 export const FETCH_STATES = ['prepare', 'start', 'revalidate', 'body', 'end', 'error'] as const
@@ -67,6 +68,7 @@ export const KEEP_FOR_ERRORS_MS = 600_000
 /** Starts a fetch and returns its busy entry at once; the fetch runs on its own. */
 export function startFetch(ctx: ProxyContext, job: FetchJob): BusyEntry {
   const busy = new BusyEntry(job.key, ctx.config.store.maxObjectBytes)
+  busy.invalidationSeq = ctx.invalidator.seq
   void runFetch(ctx, job, busy)
   return busy
 }
@@ -142,9 +144,10 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   const isBodyless = request.method === 'HEAD' || res.status === 204 || res.status === 304 || res.status < 200
 
   // RFC 9111 §4.4: a successful unsafe request invalidates what it names
+  // (every user's entry and both schemes of each URI: resourceOfKey)
   if (!SAFE_METHODS.has(request.method)) {
     for (const path of urisToInvalidate(request.method, res.status, request.path, request.host, received, request.scheme)) {
-      await ctx.store.delete(makeCacheKey(request.scheme, request.host, path))
+      await ctx.store.invalidateResource(resourceOfKey(makeCacheKey(request.scheme, request.host, path)), 'hard')
     }
   }
 
@@ -158,14 +161,15 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     // the updated response goes through the same policy as a new one: a 304 that sets a
     // cookie or turns private belongs to this client alone and must not reach the store
     const action = ctx.policy.backendResponse({ status: job.stale.status, headers: merged, cc, isTargeted, request })
-    const isStorable = action.action === 'store'
+    // a purge issued while the 304 was on its way wins: the stored copy stays purged
+    const isStorable = action.action === 'store' && !ctx.invalidator.affectsFetch(busy.invalidationSeq, job.key, job.stale.tags)
     if (isStorable) applyConfiguredTtl(freshness, action.ttlMs)
     const graceMs = isStorable ? action.graceMs : undefined
     const updated = {
       headers: merged, cc, isTargeted, freshness, status: job.stale.status, statusText: job.stale.statusText, graceMs,
       deleteAt: deleteAtFor(freshness, cc, merged, graceMs, isStorable ? action.keepMs : undefined),
     }
-    if (isStorable) await ctx.store.update(job.stale, updated)
+    if (isStorable) await ctx.store.update(job.stale, { ...updated, softPurgedAt: undefined })
     const revalidated: StoredObject = isStorable ? job.stale : { ...job.stale, ...updated }
     busy.setHead({
       status: job.stale.status, statusText: job.stale.statusText, originStatus: res.status, headers: merged, cc, freshness,
@@ -189,6 +193,9 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   let keepMs: number | undefined
   let tags: readonly string[] = []
   if (job.mode !== 'pass') {
+    const collected = collectTags(received, ctx.config.invalidation.tagHeaders, undefined)
+    if (collected.dropped) ctx.log('warn', 'origin response carries too many or too long tags; the extra ones are ignored', { key: job.key, dropped: collected.dropped })
+    tags = collected.tags
     const action = ctx.policy.backendResponse({ status: res.status, headers: received, cc, isTargeted, request })
     if (action.action === 'store') {
       isStored = true
@@ -197,7 +204,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
       applyConfiguredTtl(freshness, action.ttlMs)
       graceMs = action.graceMs
       keepMs = action.keepMs
-      tags = action.tags ?? []
+      if (action.tags?.length) tags = [...new Set([...tags, ...action.tags])]
     } else {
       detail = action.detail
       isShareable = action.isShareable
@@ -212,17 +219,19 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   if (isShareable && (!isFresh(freshness, responseAt) || cc.noCache)) isShareable = false
   const contentLength = parseContentLength(received)
   let writer: StoreWriter | undefined
+  let head: ObjectHead | undefined
   if (isStored && vary !== '*') {
-    const head: ObjectHead = {
+    head = {
       key: job.key, status: res.status, statusText: res.statusText, headers: received, varyNames: vary, varyValues,
       cc, isTargeted, freshness, deleteAt: deleteAtFor(freshness, cc, received, graceMs, keepMs), graceMs, tags, partition: job.partition,
+      invalidationSeq: busy.invalidationSeq,
     }
     writer = ctx.store.openWrite(head, contentLength)
     if (!writer) { isStored = false; detail = 'TOO-LARGE' }
   }
   const fetched: FetchedHead = {
     status: res.status, statusText: res.statusText, originStatus: res.status, headers: received, cc, freshness, vary, varyValues,
-    isShareable, isStored, detail,
+    isShareable, isStored, detail, tags,
   }
   busy.cancel = () => res.body.destroy()
   busy.setHead(fetched)
@@ -242,8 +251,15 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     writer?.abort()
     return fetchError(ctx, job, busy, bodyError(err))
   }
-  // ── end: commit to the store before the entry stops accepting joiners, so no gap opens
-  if (writer) await writer.end()
+  // ── end: commit to the store before the entry stops accepting joiners, so no gap opens;
+  // unless a purge issued since the fetch began matches it (its content may be what was purged)
+  if (writer && ctx.invalidator.affectsFetch(busy.invalidationSeq, job.key, tags)) {
+    writer.abort()
+    ctx.log('info', 'a response purged while in flight was delivered but not stored', { key: job.key })
+  } else if (writer) {
+    head!.invalidationSeq = ctx.invalidator.seq
+    await writer.end()
+  }
   busy.finish()
   releaseBusy(ctx, busy)
 }

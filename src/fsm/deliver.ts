@@ -33,6 +33,13 @@ export function addProxyFields(tx: Transaction, headers: HeaderList): void {
   setHeader(headers, 'cache-status', upstream.length ? `${upstream.join(', ')}, ${status}` : status)
 }
 
+/** Surrogate keys are internal (invalidate/tags.ts): shown only to a trusted caller who asked. */
+function hideTags(tx: Transaction, headers: HeaderList): void {
+  if (tx.showsTags) return
+  const names = tx.ctx.config.invalidation.tagHeaders
+  for (let i = headers.length - 1; i >= 0; i--) if (names.has(headers[i]![0])) headers.splice(i, 1)
+}
+
 /** Asks policy about the response; applies its edits; true when it wants a synthetic answer instead. */
 function wantsSynth(tx: Transaction, status: number, headers: HeaderList): boolean {
   const action = tx.ctx.policy.deliver(tx.request, { status, headers })
@@ -60,6 +67,7 @@ function deliverObject(tx: Transaction): Next {
   const object = tx.object!
   const now = Date.now()
   const headers: HeaderList = object.headers.map(([k, v]) => [k, v])
+  hideTags(tx, headers)
   // RFC 9111 §4: a stored response is sent with its current age (§5.1)
   setHeader(headers, 'age', ageHeaderValue(object.freshness, now))
   if (canAnswerConditional(tx, object.status) && isNotModified(tx.request.headers, object.headers, object.storedAt)) {
@@ -94,6 +102,7 @@ function deliverStream(tx: Transaction): Next | Promise<Next> {
   const head = tx.head!
   const busy = tx.busy!
   const headers: HeaderList = head.headers.map(([k, v]) => [k, v])
+  hideTags(tx, headers)
   if (head.isStored || head.isShareable) setHeader(headers, 'age', ageHeaderValue(head.freshness, Date.now()))
   // RFC 9110 §6.6.1: a recipient with a clock adds Date when the origin sent none
   if (!has(headers, 'date')) headers.push(['date', formatHttpDate(Date.now())])

@@ -6,7 +6,7 @@
  * Exits: deliver, miss, pass, synth.
  */
 import { startFetch } from '../fetch/fetch-task.js'
-import { ttlMs } from '../http-cache/freshness.js'
+import { staleForMs } from './lookup.js'
 import { type Step, illegalAction } from './steps.js'
 
 export const hit: Step = {
@@ -15,7 +15,7 @@ export const hit: Step = {
   run(tx) {
     const object = tx.object!
     const { ctx } = tx
-    const remainingMs = ttlMs(object.freshness, Date.now())
+    const remainingMs = -staleForMs(object, Date.now())
     const action = tx.serveStaleOnError ? { action: 'deliver' as const }
       : ctx.policy.hit(tx.request, { status: object.status, headers: object.headers, ttlMs: remainingMs, tags: object.tags })
     switch (action.action) {
@@ -38,7 +38,7 @@ export const hit: Step = {
     tx.cacheStatus.hit = true
     tx.cacheStatus.ttlSeconds = Math.floor(remainingMs / 1000)
     if (tx.isStaleWhileRevalidate) {
-      tx.cacheStatus.detail = 'STALE-WHILE-REVALIDATE'
+      tx.cacheStatus.detail = object.softPurgedAt === undefined ? 'STALE-WHILE-REVALIDATE' : 'SOFT-PURGED'
       if (!ctx.busy.has(tx.key)) {
         const busy = startFetch(ctx, {
           mode: 'background', key: tx.key, partition: tx.partition, request: { ...tx.request, method: 'GET' }, stale: object,

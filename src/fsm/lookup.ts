@@ -2,8 +2,10 @@
  * @module fsm/lookup
  * lookup — finds a stored response for the key and the request's selecting fields
  * (RFC 9111 §4), or joins a fetch already under way for it (coalescing).
+ * Bans issued since the object was last tested are applied first (invalidate/invalidator.ts).
  *   fresh                        → hit
  *   stale, within swr            → hit (and one background refresh)       RFC 5861 §3
+ *   soft-purged, within grace    → hit (and one background refresh)
  *   stale otherwise              → miss, revalidating it                   RFC 9111 §4.3
  *   nothing, a joinable fetch    → wait for its head, then deliver it if it may be shared
  *   nothing                      → miss (pass for HEAD and Range: nothing to store)
@@ -27,11 +29,12 @@ export const lookup: Step = {
   },
 }
 
-function afterLookup(tx: Transaction, object: StoredObject | undefined): Next | Promise<Next> {
+function afterLookup(tx: Transaction, found: StoredObject | undefined): Next | Promise<Next> {
   const now = Date.now()
+  const object = found && tx.ctx.invalidator.checkObject(found)
   if (object) {
     tx.object = object
-    if (isFresh(object.freshness, now) && !object.cc.noCache) return 'hit'
+    if (isFresh(object.freshness, now) && !object.cc.noCache && object.softPurgedAt === undefined) return 'hit'
     if (isWithinStaleWhileRevalidate(object, now)) {
       tx.isStaleWhileRevalidate = true
       return 'hit'
@@ -51,24 +54,39 @@ function afterLookup(tx: Transaction, object: StoredObject | undefined): Next | 
   return joinOrMiss(tx)
 }
 
-/** RFC 5861 §3 or a rule's `grace`, limited by RFC 9111 §4.2.4 (must-revalidate and friends forbid it). */
+/**
+ * RFC 5861 §3 or a rule's `grace`, limited by RFC 9111 §4.2.4 (must-revalidate and friends
+ * forbid it). A soft-purged object is stale since its purge.
+ */
 function isWithinStaleWhileRevalidate(object: StoredObject, now: number): boolean {
   const graceMs = object.graceMs ?? (object.cc.staleWhileRevalidate === undefined ? undefined : object.cc.staleWhileRevalidate * 1000)
   if (graceMs === undefined || forbidsServingStale(object.cc)) return false
-  return -ttlMs(object.freshness, now) < graceMs
+  return staleForMs(object, now) < graceMs
+}
+
+/** How long the object has been stale (negative: fresh for that long). */
+export function staleForMs(object: StoredObject, now: number): number {
+  const expired = -ttlMs(object.freshness, now)
+  return object.softPurgedAt === undefined ? expired : Math.max(expired, now - object.softPurgedAt)
+}
+
+/** A fetch may be joined unless an invalidation since it began matches it (it could carry purged content). */
+function joinable(tx: Transaction) {
+  const { ctx } = tx
+  const busy = ctx.config.isCoalescing ? ctx.busy.get(tx.key) : undefined
+  if (!busy || !busy.canJoin()) return undefined
+  return ctx.invalidator.affectsFetch(busy.invalidationSeq, busy.key, busy.head?.tags) ? undefined : busy
 }
 
 function joinOrMiss(tx: Transaction): Next | Promise<Next> {
-  const busy = tx.ctx.config.isCoalescing ? tx.ctx.busy.get(tx.key) : undefined
-  if (!busy || !busy.canJoin()) return 'miss'
-  return waitFor(tx, busy)
+  const busy = joinable(tx)
+  return busy ? waitFor(tx, busy) : 'miss'
 }
 
 /** A HEAD with nothing stored may still ride on a GET under way; else it is forwarded as is. */
 function joinOrPass(tx: Transaction): Next | Promise<Next> {
-  const busy = tx.ctx.config.isCoalescing ? tx.ctx.busy.get(tx.key) : undefined
-  if (!busy || !busy.canJoin()) return 'pass'
-  return waitFor(tx, busy)
+  const busy = joinable(tx)
+  return busy ? waitFor(tx, busy) : 'pass'
 }
 
 async function waitFor(tx: Transaction, busy: NonNullable<Transaction['busy']>): Promise<Next> {

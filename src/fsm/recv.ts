@@ -2,24 +2,35 @@
  * @module fsm/recv
  * recv — a new client request. Matches the first config rule, normalises the URL (tracking
  * parameters dropped, query dropped or sorted as the rule says: what is keyed is what is
- * forwarded), then asks policy whether to look it up, pass it or answer it.
- * Exits: hash, pass, synth.
+ * forwarded), then asks policy whether to look it up, pass it or answer it. A PURGE (when
+ * enabled) goes to purge, which checks who asks. `Lacquer-Debug` is honoured for trusted callers
+ * only, and never forwarded.
+ * Exits: purge, hash, pass, synth.
  */
-import { applyEdits } from '../http-cache/header-list.js'
-import { matchRule, normalisePath } from '../policy/rules.js'
+import { applyEdits, getAll, getFirst, removeHeader } from '../http-cache/header-list.js'
+import { routeRequest } from '../policy/rules.js'
 import { type Step, illegalAction } from './steps.js'
+
+/** Asks for internal fields in the response (`tags`); honoured for trusted callers only. */
+export const DEBUG_HEADER = 'lacquer-debug'
 
 export const recv: Step = {
   name: 'recv',
-  exits: ['hash', 'pass', 'synth'],
+  exits: ['purge', 'hash', 'pass', 'synth'],
   run(tx) {
     const { ctx, request } = tx
     ctx.counters.requests++
     const { config } = ctx
-    request.rule = config.rules.length ? matchRule(config.rules, request) : undefined
-    const key = request.rule?.key
-    const dropParams = key?.dropParams ? [...config.dropParams, ...key.dropParams] : config.dropParams
-    request.path = normalisePath(request.path, dropParams, key?.query)
+    const debug = getAll(request.headers, DEBUG_HEADER)
+    if (debug.length) {
+      removeHeader(request.headers, DEBUG_HEADER)
+      tx.showsTags = debug.some((v) => /(?:^|[\s,])tags(?:$|[\s,])/i.test(v))
+        && ctx.trust.check(request.clientAddress, getFirst(request.headers, 'authorization')).ok
+    }
+    const route = routeRequest(config.rules, config.dropParams, request)
+    request.rule = route.rule
+    request.path = route.path
+    if (request.method === 'PURGE' && config.invalidation.purgeMethod) return 'purge'
     const action = ctx.policy.recv(request)
     switch (action.action) {
       case 'hash':

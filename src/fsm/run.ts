@@ -10,12 +10,13 @@ import { hit } from './hit.js'
 import { lookup } from './lookup.js'
 import { miss } from './miss.js'
 import { pass } from './pass.js'
+import { purge } from './purge.js'
 import { recv } from './recv.js'
 import type { Next, State, Step } from './steps.js'
 import { synth } from './synth.js'
 import type { Transaction } from './transaction.js'
 
-export const STEPS: Readonly<Record<State, Step>> = { recv, hash, lookup, hit, miss, pass, deliver, synth, finish }
+export const STEPS: Readonly<Record<State, Step>> = { recv, purge, hash, lookup, hit, miss, pass, deliver, synth, finish }
 
 export async function runTransaction(tx: Transaction, start: State = 'recv'): Promise<void> {
   let state: State = start

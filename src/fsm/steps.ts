@@ -6,7 +6,7 @@
  */
 import type { Transaction } from './transaction.js'
 
-export const STATES = ['recv', 'hash', 'lookup', 'hit', 'miss', 'pass', 'deliver', 'synth', 'finish'] as const
+export const STATES = ['recv', 'purge', 'hash', 'lookup', 'hit', 'miss', 'pass', 'deliver', 'synth', 'finish'] as const
 export type State = (typeof STATES)[number]
 export type Next = State | 'done'
 

@@ -69,6 +69,8 @@ export class Transaction {
   /** must not join or create a shared fetch (a waiter whose leader's response did not fit it) */
   mustNotCoalesce = false
   passDetail?: CacheStatusDetail
+  /** a trusted caller asked (Lacquer-Debug) to see the internal fields: tags */
+  showsTags = false
   synthetic?: Synthetic
   readonly cacheStatus: CacheStatus = { hit: false }
   readonly trace: State[] = []

@@ -34,6 +34,9 @@ export const CACHE_STATUS_DETAILS = {
   'ORIGIN-BAD-RESPONSE': 'the origin sent a response that is not valid HTTP/1.1',
   'STALE-WHILE-REVALIDATE': 'served stale within stale-while-revalidate while one background fetch refreshes it (RFC 5861 §3)',
   'BAD-REQUEST': 'the request was malformed and was answered by Lacquer',
+  'PURGED': 'a PURGE from a trusted caller: answered by Lacquer with its receipt',
+  'PURGE-REFUSED': 'a PURGE from a caller outside trust.allow without a valid token: refused, nothing invalidated',
+  'SOFT-PURGED': 'served stale within grace after a soft purge, while one background fetch refreshes it',
 } as const
 
 export type CacheStatusDetail = keyof typeof CACHE_STATUS_DETAILS

@@ -152,6 +152,19 @@ export function normalisePath(path: string, dropParams: readonly RegExp[], query
   return pairs.length ? `${path.slice(0, at)}?${pairs.join('&')}` : path.slice(0, at)
 }
 
+/**
+ * recv's routing, shared with purges: the first matching rule and the path as it is keyed,
+ * so `PURGE /p?b=2&a=1` finds what `GET /p?b=2&a=1` stored under a rule that sorts the query.
+ */
+export function routeRequest(
+  rules: readonly CompiledRule[], dropParams: readonly RegExp[], req: Parameters<CompiledRule['matches']>[0],
+): { rule: CompiledRule | undefined; path: string } {
+  const rule = rules.length ? matchRule(rules, req) : undefined
+  const key = rule?.key
+  const drop = key?.dropParams ? [...dropParams, ...key.dropParams] : dropParams
+  return { rule, path: normalisePath(req.path, drop, key?.query) }
+}
+
 /** A keyed hash of a user's credential (HMAC-SHA-256): the raw value never enters a key. */
 export function userKey(secret: string, value: string): string {
   return createHmac('sha256', secret).update(value).digest('base64url').slice(0, 32)

@@ -5,7 +5,7 @@
  */
 import { varyMatches } from '../http-cache/vary.js'
 import type { HeaderList } from '../http-cache/header-list.js'
-import type { CacheStore, ObjectHead, StoreStats, StoreWriter, StoredObject } from './types.js'
+import { type CacheStore, type InvalidationMode, type ObjectHead, type StoreStats, type StoreWriter, type StoredObject, resourceOfKey } from './types.js'
 
 /** Bytes counted per object beyond its body and header text (maps, arrays, the object itself). */
 export const MEMORY_OBJECT_OVERHEAD = 512
@@ -39,6 +39,11 @@ export class MemoryStore implements CacheStore {
   /** primary key → slot ids of its variants, oldest first */
   private readonly variants = new Map<string, string[]>()
   private readonly partitions = new Map<string, Partition>()
+  /** resource (host + path, see resourceOfKey) → primary keys stored for it */
+  private readonly byResource = new Map<string, Set<string>>()
+  /** surrogate key → slot ids of the objects carrying it */
+  private readonly byTag = new Map<string, Set<string>>()
+  private readonly slotOf = new WeakMap<StoredObject, Slot>()
   private readonly maxEntriesPerPartition: number
   private readonly maxBytesPerPartition: number
   private bytes = 0
@@ -137,8 +142,53 @@ export class MemoryStore implements CacheStore {
       const slot = this.lru.get(id)
       if (slot) { this.remove(slot); removed++ }
     }
-    this.variants.delete(key)
     return removed
+  }
+
+  invalidateResource(resource: string, mode: InvalidationMode): number {
+    const keys = this.byResource.get(resource)
+    if (!keys) return 0
+    let count = 0
+    for (const key of [...keys]) {
+      for (const id of [...(this.variants.get(key) ?? [])]) {
+        const slot = this.lru.get(id)
+        if (slot && this.invalidateSlot(slot, mode)) count++
+      }
+    }
+    return count
+  }
+
+  invalidateTag(tag: string, mode: InvalidationMode): number {
+    const ids = this.byTag.get(tag)
+    if (!ids) return 0
+    let count = 0
+    for (const id of [...ids]) {
+      const slot = this.lru.get(id)
+      if (slot && this.invalidateSlot(slot, mode)) count++
+    }
+    return count
+  }
+
+  invalidateObject(object: StoredObject, mode: InvalidationMode): boolean {
+    const slot = this.slotOf.get(object)
+    return slot !== undefined && this.lru.get(slot.id) === slot && this.invalidateSlot(slot, mode)
+  }
+
+  *scan(): Iterable<StoredObject> {
+    // a snapshot of the slots: lookups reorder the LRU map while the sweeper walks it
+    for (const slot of [...this.lru.values()]) {
+      if (this.lru.get(slot.id) === slot) yield slot.object
+    }
+  }
+
+  /** soft: stale from now on, kept for grace and revalidation; hard: gone. */
+  private invalidateSlot(slot: Slot, mode: InvalidationMode): boolean {
+    if (mode === 'hard') {
+      this.remove(slot)
+      return true
+    }
+    slot.object.softPurgedAt ??= Date.now()
+    return true
   }
 
   stats(): StoreStats {
@@ -148,6 +198,9 @@ export class MemoryStore implements CacheStore {
   async close(): Promise<void> {
     this.lru.clear()
     this.variants.clear()
+    this.partitions.clear()
+    this.byResource.clear()
+    this.byTag.clear()
     this.bytes = 0
   }
 
@@ -167,7 +220,12 @@ export class MemoryStore implements CacheStore {
     this.lru.set(id, slot)
     const list = this.variants.get(object.key)
     if (list) list.push(id)
-    else this.variants.set(object.key, [id])
+    else {
+      this.variants.set(object.key, [id])
+      addTo(this.byResource, resourceOfKey(object.key), object.key)
+    }
+    for (const tag of object.tags) addTo(this.byTag, tag, id)
+    this.slotOf.set(object, slot)
     this.bytes += bytes
     if (object.partition !== undefined) this.addToPartition(object.partition, slot)
     this.evict()
@@ -207,13 +265,28 @@ export class MemoryStore implements CacheStore {
         if (part.ids.size === 0) this.partitions.delete(partition)
       }
     }
+    for (const tag of slot.object.tags) removeFrom(this.byTag, tag, slot.id)
     const ids = this.variants.get(slot.object.key)
     if (ids) {
       const at = ids.indexOf(slot.id)
       if (at >= 0) ids.splice(at, 1)
-      if (ids.length === 0) this.variants.delete(slot.object.key)
+      if (ids.length === 0) {
+        this.variants.delete(slot.object.key)
+        removeFrom(this.byResource, resourceOfKey(slot.object.key), slot.object.key)
+      }
     }
   }
+}
+
+function addTo(index: Map<string, Set<string>>, name: string, member: string): void {
+  const set = index.get(name)
+  if (set) set.add(member)
+  else index.set(name, new Set([member]))
+}
+
+function removeFrom(index: Map<string, Set<string>>, name: string, member: string): void {
+  const set = index.get(name)
+  if (set?.delete(member) && set.size === 0) index.delete(name)
 }
 
 function headerBytes(headers: HeaderList): number {

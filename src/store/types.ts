@@ -32,8 +32,31 @@ export interface StoredObject {
   readonly tags: readonly string[]
   /** one user's partition (the keyed hash of a perUser rule); bounded in entries and bytes */
   readonly partition?: string
+  /** set by a soft purge: the object is stale from this instant (epoch ms), still usable within grace */
+  softPurgedAt?: number
+  /**
+   * The invalidation sequence number (invalidate/invalidator.ts) this object has been checked
+   * up to: bans with a higher number may still apply to it. Starts at the number current when
+   * its fetch began, so a ban issued while the response was on its way is not missed.
+   */
+  invalidationSeq?: number
   readonly body: Buffer
   readonly storedAt: number
+}
+
+/** A hard invalidation removes; a soft one marks stale (served within grace, revalidated). */
+export type InvalidationMode = 'hard' | 'soft'
+
+/**
+ * The resource part of a primary key: host and path with query, without the scheme and without
+ * the key parts after the first line (per-user and configured Vary parts). Purging a URL
+ * invalidates every key with this resource: both schemes, every user, every variant.
+ */
+export function resourceOfKey(key: string): string {
+  const end = key.indexOf('\n')
+  const url = end < 0 ? key : key.slice(0, end)
+  const start = url.indexOf('://')
+  return start < 0 ? url : url.slice(start + 3)
 }
 
 /** Metadata known when a write is opened: everything but the body. */
@@ -71,11 +94,25 @@ export interface CacheStore {
   /** Opens a write for a new object; undefined when the store declines (e.g. too large). */
   openWrite(head: ObjectHead, expectedBytes?: number): StoreWriter | undefined
   /** Replaces the metadata of a stored object in place (a 304 or HEAD update, RFC 9111 §4.3.4). */
-  update(object: StoredObject, head: Pick<StoredObject, 'headers' | 'cc' | 'isTargeted' | 'freshness' | 'deleteAt' | 'status' | 'statusText'> & { graceMs?: number }): void | Promise<void>
+  update(object: StoredObject, head: Pick<StoredObject, 'headers' | 'cc' | 'isTargeted' | 'freshness' | 'deleteAt' | 'status' | 'statusText'> & { graceMs?: number; softPurgedAt?: undefined }): void | Promise<void>
   /** Optional: removes every object of one partition (one user's entries); returns the count. */
   deletePartition?(partition: string): number | Promise<number>
   /** Removes every variant of `key`; returns how many were removed. */
   delete(key: string): number | Promise<number>
+  /**
+   * Invalidates every object whose key has this resource (see `resourceOfKey`): all variants,
+   * schemes and partitions. Indexed: the cost does not grow with the store's size.
+   */
+  invalidateResource(resource: string, mode: InvalidationMode): number | Promise<number>
+  /** Invalidates every object carrying this surrogate key (tag); indexed, no scan. */
+  invalidateTag(tag: string, mode: InvalidationMode): number | Promise<number>
+  /** Invalidates one object found by `lookup` or `scan`; false when it is no longer stored. */
+  invalidateObject(object: StoredObject, mode: InvalidationMode): boolean | Promise<boolean>
+  /**
+   * Every stored object, once each, in no set order; safe while the store changes (objects
+   * added during the scan may be missed, removed ones are skipped). Used by the ban sweeper.
+   */
+  scan(): Iterable<StoredObject> | AsyncIterable<StoredObject>
   stats(): StoreStats
   close(): Promise<void>
 }
