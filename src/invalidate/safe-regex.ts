@@ -1,10 +1,12 @@
 /**
  * @module invalidate/safe-regex
  * Ban patterns come from callers, and a pattern such as `(a+)+$` can take exponential time on
- * one URL (catastrophic backtracking) and stall the whole process. Patterns are therefore
- * compiled for V8's linear-time engine (the `l` flag, enabled here), which refuses the
- * features that need backtracking (back-references, look-around) with a clear message. Where
- * that engine is unavailable, a star-height check refuses nested quantifiers instead.
+ * one URL (catastrophic backtracking) and stall the whole process. Two guards:
+ *  - nested quantifiers (star height above 1, the shape of every classic catastrophic
+ *    pattern) are refused outright, with a message saying how to rewrite them;
+ *  - what is accepted is compiled for V8's linear-time engine (the `l` flag, enabled here),
+ *    which refuses the features that need backtracking (back-references, look-around), so no
+ *    accepted pattern can take more than linear time, whatever its shape.
  */
 import v8 from 'node:v8'
 
@@ -34,15 +36,15 @@ export function compileSafePattern(source: string): { ok: true; regex: RegExp } 
   } catch (err) {
     return { ok: false, reason: `not a valid regular expression (${(err as Error).message})` }
   }
+  if (hasNestedQuantifier(source)) {
+    return { ok: false, reason: 'the pattern nests quantifiers (e.g. (a+)+), which can backtrack catastrophically; rewrite it without nesting, e.g. a+ for (a+)+' }
+  }
   if (linearEngine()) {
     try {
       return { ok: true, regex: new RegExp(source, 'l') }
     } catch {
       return { ok: false, reason: 'the pattern needs backtracking (back-references or look-around), which could stall the proxy; rewrite it without them' }
     }
-  }
-  if (hasNestedQuantifier(source)) {
-    return { ok: false, reason: 'the pattern nests quantifiers (e.g. (a+)+), which can take exponential time; rewrite it without nesting' }
   }
   if (/\\[1-9]|\\k<|\(\?<?[=!]/.test(source)) {
     return { ok: false, reason: 'the pattern needs backtracking (back-references or look-around); rewrite it without them' }

@@ -20,14 +20,14 @@ export interface MemoryStoreOptions {
 
 interface Partition {
   /** slot ids, oldest first */
-  ids: Set<string>
+  ids: Set<number>
   bytes: number
 }
 
 interface Slot {
   object: StoredObject
   bytes: number
-  id: string
+  id: number
 }
 
 export class MemoryStore implements CacheStore {
@@ -35,14 +35,14 @@ export class MemoryStore implements CacheStore {
   private readonly maxBytes: number
   private readonly maxObjectBytes: number
   /** LRU order: the first slot is the least recently used. */
-  private readonly lru = new Map<string, Slot>()
+  private readonly lru = new Map<number, Slot>()
   /** primary key → slot ids of its variants, oldest first */
-  private readonly variants = new Map<string, string[]>()
+  private readonly variants = new Map<string, number[]>()
   private readonly partitions = new Map<string, Partition>()
   /** resource (host + path, see resourceOfKey) → primary keys stored for it */
   private readonly byResource = new Map<string, Set<string>>()
   /** surrogate key → slot ids of the objects carrying it */
-  private readonly byTag = new Map<string, Set<string>>()
+  private readonly byTag = new Map<string, Set<number>>()
   private readonly slotOf = new WeakMap<StoredObject, Slot>()
   private readonly maxEntriesPerPartition: number
   private readonly maxBytesPerPartition: number
@@ -215,7 +215,7 @@ export class MemoryStore implements CacheStore {
         if (slot && sameVariant(slot.object, object)) this.remove(slot)
       }
     }
-    const id = `${this.nextId++}`
+    const id = this.nextId++
     const slot: Slot = { object, bytes, id }
     this.lru.set(id, slot)
     const list = this.variants.get(object.key)
@@ -238,8 +238,8 @@ export class MemoryStore implements CacheStore {
     part.ids.add(slot.id)
     part.bytes += slot.bytes
     while (part.ids.size > this.maxEntriesPerPartition || (part.bytes > this.maxBytesPerPartition && part.ids.size > 0)) {
-      const oldest = this.lru.get(part.ids.values().next().value as string)
-      if (!oldest) { part.ids.delete(part.ids.values().next().value as string); continue }
+      const oldest = this.lru.get(part.ids.values().next().value as number)
+      if (!oldest) { part.ids.delete(part.ids.values().next().value as number); continue }
       this.remove(oldest)
       this.evictions++
     }
@@ -278,13 +278,13 @@ export class MemoryStore implements CacheStore {
   }
 }
 
-function addTo(index: Map<string, Set<string>>, name: string, member: string): void {
+function addTo<T>(index: Map<string, Set<T>>, name: string, member: T): void {
   const set = index.get(name)
   if (set) set.add(member)
   else index.set(name, new Set([member]))
 }
 
-function removeFrom(index: Map<string, Set<string>>, name: string, member: string): void {
+function removeFrom<T>(index: Map<string, Set<T>>, name: string, member: T): void {
   const set = index.get(name)
   if (set?.delete(member) && set.size === 0) index.delete(name)
 }
