@@ -1,7 +1,7 @@
 /**
  * Generates the parts of docs/ that come from the code's catalogs: the state diagrams
- * (docs/architecture.md), the error codes (docs/errors.md) and the Cache-Status detail
- * tokens (docs/cache-status.md). `npm run docs:gen` rewrites them; test/docs/docs-sync.test.ts
+ * (docs/architecture.md), the error codes (docs/errors.md), the Cache-Status detail
+ * tokens (docs/cache-status.md) and the metric catalog (docs/metrics.md). `npm run docs:gen` rewrites them; test/docs/docs-sync.test.ts
  * fails when a committed doc differs from what this renders.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -11,6 +11,7 @@ import { FETCH_EXITS, FETCH_STATES } from '../src/fetch/fetch-task.js'
 import { STEPS } from '../src/fsm/run.js'
 import { STATES } from '../src/fsm/steps.js'
 import { CACHE_STATUS_DETAILS } from '../src/observe/cache-status.js'
+import { LATENCY_BUCKETS, METRICS, type MetricSpec } from '../src/observe/metrics.js'
 
 export function renderClientDiagram(): string {
   const lines = ['```mermaid', 'stateDiagram-v2', '  [*] --> recv']
@@ -40,11 +41,21 @@ export function renderCacheStatusTable(): string {
   return ['| detail | meaning |', '| --- | --- |', ...rows].join('\n')
 }
 
+export function renderMetricTable(): string {
+  const rows = (Object.entries(METRICS) as Array<[string, MetricSpec]>).map(([name, m]) =>
+    `| \`${name}\` | ${m.type} | ${m.unit ?? ''} | ${m.labels.map((l) => `\`${l}\``).join(', ')} | ${m.help} |`)
+  return [
+    '| name | type | unit | labels | help |', '| --- | --- | --- | --- | --- |', ...rows, '',
+    `Histogram buckets (seconds): ${LATENCY_BUCKETS.join(', ')}.`,
+  ].join('\n')
+}
+
 export const GENERATED_BLOCKS: Record<string, { file: string; render: () => string }> = {
   'client-states': { file: 'docs/architecture.md', render: renderClientDiagram },
   'fetch-states': { file: 'docs/architecture.md', render: renderFetchDiagram },
   'error-codes': { file: 'docs/errors.md', render: renderErrorTable },
   'cache-status-details': { file: 'docs/cache-status.md', render: renderCacheStatusTable },
+  'metrics': { file: 'docs/metrics.md', render: renderMetricTable },
 }
 
 /** Replaces the text between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`. */

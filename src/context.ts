@@ -9,6 +9,7 @@ import type { OriginClient } from './origin/origin-client.js'
 import type { CompiledPolicy } from './policy/types.js'
 import type { CacheStore } from './store/types.js'
 import type { Logger } from './observe/logger.js'
+import type { Observer } from './observe/observer.js'
 import type { InvalidationBus } from './invalidate/bus.js'
 import type { Invalidator } from './invalidate/invalidator.js'
 import type { TrustGuard } from './invalidate/trust.js'
@@ -48,6 +49,8 @@ export interface ProxyContext {
   readonly bus: InvalidationBus
   /** who may purge and ask for debug fields; rebuilt by a reload */
   trust: TrustGuard
+  /** metrics, live numbers and the access log are fed from here */
+  readonly observer: Observer
 }
 
 /**

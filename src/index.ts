@@ -19,6 +19,8 @@ import { MemoryStore } from './store/memory-store.js'
 import type { CacheStore } from './store/types.js'
 import { type InvalidationBus, LocalInvalidationBus } from './invalidate/bus.js'
 import { Invalidator } from './invalidate/invalidator.js'
+import { AccessLog } from './observe/access-log.js'
+import { Observer } from './observe/observer.js'
 import { TrustGuard } from './invalidate/trust.js'
 
 export type { ProxyOptions, ResolvedConfig } from './config/resolve.js'
@@ -71,10 +73,15 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
   })
   const origin = new OriginClient({ ...config.origin })
   const log = extras.logger ?? createLogger(config.logLevel)
-  const invalidator = new Invalidator(store, log, { maxBans: config.invalidation.maxBans, sweepIntervalMs: config.invalidation.banSweepIntervalMs })
+  const observer = new Observer()
+  if (config.accessLog) observer.accessLog = new AccessLog(config.accessLog)
+  const invalidator = new Invalidator(store, log, {
+    maxBans: config.invalidation.maxBans, sweepIntervalMs: config.invalidation.banSweepIntervalMs,
+    onInvalidated: (kind, mode, count) => observer.invalidated(kind, mode, count),
+  })
   const ctx: ProxyContext = {
     config, store, origin, policy: compilePolicy(config, userPolicy), busy: new Map(), counters: newCounters(), log,
-    invalidator, bus: extras.bus ?? new LocalInvalidationBus(invalidator), trust: new TrustGuard(config.trust),
+    invalidator, bus: extras.bus ?? new LocalInvalidationBus(invalidator), trust: new TrustGuard(config.trust), observer,
   }
   const server = createHttpServer(ctx)
   const admin = config.admin ? createAdminServer(ctx, extras.onReloadRequest) : null
@@ -111,12 +118,14 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
       fixed('origin', resolved.origin, config.origin)
       fixed('store', resolved.store, config.store)
       fixed('limits', resolved.limits, config.limits)
+      fixed('accessLog', resolved.accessLog, config.accessLog)
       fixed('invalidation.maxBans', resolved.invalidation.maxBans, config.invalidation.maxBans)
       fixed('invalidation.banSweepInterval', resolved.invalidation.banSweepIntervalMs, config.invalidation.banSweepIntervalMs)
       // keep the running per-user secret unless the new config names one: generated keys stay valid
       const perUser = resolved.perUser.isSecretGenerated ? { ...resolved.perUser, secret: config.perUser.secret } : resolved.perUser
       const swapped: ResolvedConfig = Object.freeze({
         ...resolved, listen: config.listen, admin: config.admin, origin: config.origin, store: config.store, limits: config.limits, perUser,
+        accessLog: config.accessLog,
       })
       config = swapped
       // one synchronous assignment pair: no request sees a new config with an old policy
@@ -129,11 +138,13 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
     },
     async close() {
       log('info', 'lacquer closing: finishing responses under way', { drainMs: DRAIN_TIMEOUT_MS })
+      admin?.hub.close()
       await Promise.all([closeServer(server), admin ? closeServer(admin, 0) : undefined])
       await ctx.bus.close()
       invalidator.close()
       await origin.close()
       await store.close()
+      await observer.accessLog?.close()
     },
   }
 }

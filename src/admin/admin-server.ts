@@ -5,8 +5,14 @@
  * and `GET /bans`. Endpoints that change or reveal invalidation state are guarded by the same
  * trust check as the proxy port's PURGE (trust.allow and/or the bearer token).
  */
+import { readFileSync } from 'node:fs'
 import http from 'node:http'
+import { createRequire } from 'node:module'
 import type { ProxyContext } from '../context.js'
+import { createRegistry } from '../observe/metrics.js'
+import type { Registry } from 'prom-client'
+import { DASHBOARD_HTML } from './dashboard-page.js'
+import { LiveHub, type OriginHealth, liveSnapshot } from './live-hub.js'
 import { MAX_PURGE_BODY_BYTES, parsePurgeRequest } from '../invalidate/command.js'
 import { TooManyBansError } from '../invalidate/invalidator.js'
 
@@ -21,6 +27,22 @@ export interface AdminEndpoint {
 export interface AdminHooks {
   /** re-reads the config file and swaps it in; resolves with warnings, rejects with the reason */
   reload?: () => Promise<string[]>
+  registry: Registry
+  hub: LiveHub
+  originHealth: OriginHealth
+}
+
+const require = createRequire(import.meta.url)
+/** uPlot's files, read once at start: the dashboard's only dependency */
+const ASSETS: Record<string, { type: string; body: Buffer }> = {
+  '/assets/uPlot.iife.min.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js')) },
+  '/assets/uPlot.min.css': { type: 'text/css; charset=utf-8', body: readFileSync(require.resolve('uplot/dist/uPlot.min.css')) },
+}
+const DASHBOARD = Buffer.from(DASHBOARD_HTML)
+
+function sendBody(res: http.ServerResponse, type: string, body: Buffer, cacheControl = 'no-store'): void {
+  res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': cacheControl })
+  res.end(body)
 }
 
 function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
@@ -30,6 +52,41 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
 }
 
 export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
+  {
+    method: 'GET',
+    path: '/',
+    isGuarded: true,
+    handle: (_ctx, _req, res) => sendBody(res, 'text/html; charset=utf-8', DASHBOARD),
+  },
+  {
+    method: 'GET',
+    path: '/events',
+    isGuarded: true,
+    handle: (_ctx, req, res, hooks) => hooks.hub.attach(req, res),
+  },
+  {
+    method: 'GET',
+    path: '/snapshot',
+    isGuarded: true,
+    handle: (ctx, _req, res, hooks) => sendJson(res, 200, { ...liveSnapshot(ctx, hooks.originHealth), history: ctx.observer.live.history() }),
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    isGuarded: false,
+    handle: (_ctx, _req, res, hooks) => {
+      hooks.registry.metrics().then(
+        (text) => sendBody(res, hooks.registry.contentType, Buffer.from(text)),
+        (err: Error) => sendJson(res, 500, { error: err.message }),
+      )
+    },
+  },
+  ...Object.entries(ASSETS).map(([path, asset]): AdminEndpoint => ({
+    method: 'GET',
+    path,
+    isGuarded: false,
+    handle: (_ctx, _req, res) => sendBody(res, asset.type, asset.body, 'public, max-age=86400'),
+  })),
   {
     method: 'GET',
     path: '/healthz',
@@ -141,9 +198,19 @@ function readJsonBody(req: http.IncomingMessage, limit: number): Promise<unknown
   })
 }
 
-export function createAdminServer(ctx: ProxyContext, reload?: () => Promise<string[]>): http.Server {
-  const hooks: AdminHooks = { reload }
-  return http.createServer((req, res) => {
+export function createAdminServer(
+  ctx: ProxyContext, reload?: () => Promise<string[]>, originHealth: OriginHealth = () => new Map(),
+): http.Server & { hub: LiveHub } {
+  const registry = createRegistry({
+    values: ctx.observer.values,
+    counters: () => ctx.counters,
+    store: () => ctx.store.stats(),
+    bansPending: () => ctx.invalidator.listBans().bans.length,
+    originHealth,
+  })
+  const hub = new LiveHub(ctx, originHealth)
+  const hooks: AdminHooks = { reload, registry, hub, originHealth }
+  const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     const endpoint = ADMIN_ENDPOINTS.find((e) => e.path === path)
     if (!endpoint) return sendJson(res, 404, { error: 'not found', endpoints: ADMIN_ENDPOINTS.map((e) => `${e.method} ${e.path}`) })
@@ -161,4 +228,5 @@ export function createAdminServer(ctx: ProxyContext, reload?: () => Promise<stri
     }
     endpoint.handle(ctx, req, res, hooks)
   })
+  return Object.assign(server, { hub })
 }

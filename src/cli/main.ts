@@ -13,6 +13,8 @@ import { findConfigFile, loadConfig } from '../config/load.js'
 import type { LacquerConfig } from '../config/schema.js'
 import { createLogger, type LogLevel } from '../observe/logger.js'
 import { startDemo } from '../demo/demo.js'
+import type { LiveSnapshot } from '../observe/live.js'
+import { renderStat } from './stat-view.js'
 
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug']
 
@@ -46,6 +48,8 @@ interface ServeFlags {
   storeSize?: string
   maxObjectSize?: string
   logLevel?: LogLevel
+  accessLog?: string
+  accessLogFormat?: string
 }
 
 /** The config file (given or found in the working directory) with the command-line flags over it. */
@@ -60,6 +64,14 @@ async function readConfig(flags: ServeFlags): Promise<{ config: LacquerConfig; p
     config.store = { ...file.store, ...(flags.storeSize !== undefined && { size: flags.storeSize }), ...(flags.maxObjectSize !== undefined && { maxObjectSize: flags.maxObjectSize }) }
   }
   if (flags.logLevel !== undefined) config.logLevel = flags.logLevel
+  if (flags.accessLog !== undefined || flags.accessLogFormat !== undefined) {
+    const fromFile = file.accessLog || {}
+    config.accessLog = {
+      ...fromFile,
+      ...(flags.accessLog !== undefined && { output: flags.accessLog }),
+      ...(flags.accessLogFormat !== undefined && { format: flags.accessLogFormat as 'combined' | 'json' }),
+    }
+  }
   if (config.origin === undefined) {
     throw new LacquerError('ERR_CONFIG_INVALID', `origin: missing — give --origin http://HOST:PORT${path ? ` or set origin in ${path}` : ' or create lacquer.config.yaml with an origin'}`)
   }
@@ -82,6 +94,8 @@ program
   .option('--store-size <size>', `memory store size (default ${DEFAULTS.storeSize})`)
   .option('--max-object-size <size>', `larger bodies stream through unstored (default ${DEFAULTS.maxObjectSize})`)
   .option('--log-level <level>', 'error, warn, info or debug (default info)', logLevel)
+  .option('--access-log <file>', 'one line per request to FILE (appended), or - for stdout')
+  .option('--access-log-format <format>', 'combined (NCSA, like varnishncsa; default) or json')
   .action(async (flags: Omit<ServeFlags, 'admin'> & { admin?: string | boolean }) => {
     try {
       if (flags.admin === true) delete flags.admin // commander's default for --no-admin when not given
@@ -204,6 +218,49 @@ program
     const bans = receipt.bans?.length ? `; ${receipt.bans.length} ban${receipt.bans.length > 1 ? 's' : ''}${receipt.isComplete ? ' swept' : ' queued (applied on lookup and by the sweeper)'}` : ''
     process.stdout.write(`${receipt.mode} purge: ${total} entr${total === 1 ? 'y' : 'ies'} invalidated (urls ${n.urls}, tags ${n.tags}, bans ${n.bans})${bans}\n`)
     process.exit(0)
+  })
+
+program
+  .command('stat')
+  .description('the live numbers of a running Lacquer in the terminal (like varnishstat), through its admin port')
+  .option('--admin <host:port>', 'the admin address of the running Lacquer', DEFAULTS.admin)
+  .option('--token <token>', `bearer token, when trust.token is set (default: $${TOKEN_ENV})`)
+  .option('--once', 'print one snapshot and exit')
+  .option('--json', 'with --once: the snapshot as JSON (for scripts)')
+  .action(async (flags: { admin: string; token?: string; once?: boolean; json?: boolean }) => {
+    const token = flags.token ?? process.env[TOKEN_ENV]
+    if (flags.once) {
+      const result = await adminRequest(flags.admin, 'GET', '/snapshot', { token })
+      if (result.status !== 200) fail(new Error(`the admin port answered ${result.status}: ${result.body.trim()}`))
+      const snapshot = JSON.parse(result.body) as LiveSnapshot & { history: unknown }
+      if (flags.json) process.stdout.write(`${JSON.stringify(snapshot, null, 2)}\n`)
+      else process.stdout.write(`${renderStat(snapshot, {}, flags.admin)}\n`)
+      process.exit(0)
+    }
+    const totals: Record<string, number> = {}
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
+    const req = http.get(`http://${flags.admin}/events`, { headers }, (res) => {
+      if (res.statusCode !== 200) fail(new Error(`the admin port answered ${res.statusCode}; is --admin right, and are you in trust.allow?`))
+      let buffer = ''
+      res.setEncoding('utf8')
+      res.on('data', (text: string) => {
+        buffer += text
+        let end: number
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          const event = /^event: (.*)$/m.exec(frame)?.[1]
+          const data = /^data: (.*)$/m.exec(frame)?.[1]
+          if (event === 'tick' && data) {
+            const screen = renderStat(JSON.parse(data) as LiveSnapshot, totals, flags.admin)
+            process.stdout.write(process.stdout.isTTY ? `\x1b[H\x1b[2J${screen}\n` : `${screen}\n\n`)
+          }
+        }
+      })
+      res.on('end', () => fail(new Error('the admin port closed the stream (Lacquer stopped?)')))
+    })
+    req.on('error', (err) => fail(new Error(`cannot reach the admin port at ${flags.admin} (${err.message}); pass --admin HOST:PORT`)))
+    process.on('SIGINT', () => process.exit(0))
   })
 
 program

@@ -71,12 +71,13 @@ describe('resolveConfig: defaults', () => {
     assert.deepEqual({ ...config.perUser, secret: '' }, { secret: '', isSecretGenerated: true, maxEntriesPerUser: 100, maxBytesPerUser: 2 * 1024 ** 2 })
     assert.deepEqual(config.dropParams, DEFAULTS.dropParams.map(namePattern))
     assert.deepEqual(config.rules, [])
+    assert.equal(config.accessLog, null)
     assert.deepEqual(config.trust, { allow: ['127.0.0.0/8', '::1/128'], token: undefined, require: 'address-or-token' })
     assert.deepEqual(config.invalidation, {
       purgeMethod: true, tagHeaders: new Set(['surrogate-key', 'cache-tag', 'xkey']), maxBans: 10_000, banSweepIntervalMs: 1000,
     })
     assert.deepEqual(Object.keys(config).sort(), [
-      'admin', 'cookies', 'dropParams', 'invalidation', 'isCoalescing', 'limits', 'listen', 'logLevel', 'name', 'origin', 'perUser', 'rules', 'store', 'trust',
+      'accessLog', 'admin', 'cookies', 'dropParams', 'invalidation', 'isCoalescing', 'limits', 'listen', 'logLevel', 'name', 'origin', 'perUser', 'rules', 'store', 'trust',
     ])
   })
 

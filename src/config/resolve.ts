@@ -57,6 +57,8 @@ export interface ResolvedConfig {
   /** query parameters removed from every URL before it is keyed and forwarded */
   readonly dropParams: readonly RegExp[]
   readonly rules: readonly CompiledRule[]
+  /** null: no access log */
+  readonly accessLog: { readonly format: 'combined' | 'json'; readonly output: string } | null
   /** who may purge, ban and ask for debug fields */
   readonly trust: TrustSettings
   readonly invalidation: {
@@ -176,6 +178,7 @@ export function resolveConfig(input: LacquerConfig): ResolvedConfig {
     },
     dropParams: (c.key?.dropParams ?? DEFAULTS.dropParams).map(namePattern),
     rules,
+    accessLog: c.accessLog ? { format: c.accessLog.format ?? 'combined', output: c.accessLog.output ?? '-' } : null,
     trust: {
       allow: c.trust?.allow ?? DEFAULTS.trustedNetworks,
       token: c.trust?.token,

@@ -134,6 +134,12 @@ export const configSchema = z.strictObject({
     /** how often the sweeper looks for bans to apply */
     banSweepInterval: timeoutText.optional(),
   }).optional(),
+  accessLog: z.union([z.literal(false), z.strictObject({
+    /** combined: NCSA combined plus state and seconds (like varnishncsa); json: one object per line */
+    format: z.enum(['combined', 'json']).optional(),
+    /** a file (appended to), or - / stdout / stderr */
+    output: z.string().min(1, { message: 'give a file path, or - for stdout' }).optional(),
+  })]).optional(),
   rules: z.array(ruleSchema).optional(),
   hooks: hooksSchema.optional(),
 }).superRefine((config, ctx) => {
@@ -156,6 +162,7 @@ const UNION_HINTS: Record<string, string> = {
   origin: 'give the app\'s address as a string (http://HOST:PORT or unix:/path.sock) or as { url, connections, connectTimeout, … }',
   admin: 'give HOST:PORT (keep it on loopback, e.g. 127.0.0.1:8081) or false for no admin port',
   perUser: 'give exactly one of { cookie: NAME } or { header: NAME }',
+  accessLog: 'give false (no access log) or { format: combined | json, output: FILE | - }',
 }
 
 type Issue = z.core.$ZodIssue

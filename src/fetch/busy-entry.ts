@@ -37,6 +37,8 @@ export interface FetchedHead {
   /** is being written to the store */
   isStored: boolean
   detail?: CacheStatusDetail
+  /** ms from sending the origin request to this head */
+  originMs?: number
   /** surrogate keys of the response (for purges issued while it is in flight) */
   tags?: readonly string[]
   /** set when a revalidation answered 304: deliver this (updated) stored object instead of a body */

@@ -117,6 +117,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   const headers = prepareOriginHeaders(ctx, job)
   applyEdits(headers, ctx.policy.backendRequest(request).edits)
   const requestAt = Date.now()
+  const requestAtHr = performance.now()
   ctx.counters.originRequests++
   // ── start
   let res
@@ -132,9 +133,12 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
       releaseBusy(ctx, busy)
       return
     }
+    ctx.observer.fetch(job.mode, false, performance.now() - requestAtHr)
     return fetchError(ctx, job, busy, classifyOriginError(err))
   }
   const responseAt = Date.now()
+  const originMs = performance.now() - requestAtHr
+  ctx.observer.fetch(job.mode, true, originMs)
   const received = stripHopByHop(res.headers)
   // RFC 9110 §6.6.1: a recipient with a clock adds the Date it received a response at when the
   // origin sent none; stored with it, so every later hit repeats the same Date
@@ -169,12 +173,16 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
       headers: merged, cc, isTargeted, freshness, status: job.stale.status, statusText: job.stale.statusText, graceMs,
       deleteAt: deleteAtFor(freshness, cc, merged, graceMs, isStorable ? action.keepMs : undefined),
     }
-    if (isStorable) await ctx.store.update(job.stale, { ...updated, softPurgedAt: undefined })
+    // the tags follow the updated fields (a 304 may carry new Surrogate-Key values)
+    const tags = isStorable
+      ? [...new Set([...collectTags(merged, ctx.config.invalidation.tagHeaders, undefined).tags, ...(action.tags ?? [])])]
+      : job.stale.tags
+    if (isStorable) await ctx.store.update(job.stale, { ...updated, softPurgedAt: undefined, tags })
     const revalidated: StoredObject = isStorable ? job.stale : { ...job.stale, ...updated }
     busy.setHead({
       status: job.stale.status, statusText: job.stale.statusText, originStatus: res.status, headers: merged, cc, freshness,
       vary: job.stale.varyNames, varyValues: job.stale.varyValues,
-      isShareable: isStorable && isFresh(freshness, responseAt) && !cc.noCache, isStored: isStorable, revalidated,
+      isShareable: isStorable && isFresh(freshness, responseAt) && !cc.noCache, isStored: isStorable, revalidated, originMs,
       detail: action.action === 'dontStore' ? action.detail : undefined,
     })
     releaseBusy(ctx, busy)
@@ -231,7 +239,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   }
   const fetched: FetchedHead = {
     status: res.status, statusText: res.statusText, originStatus: res.status, headers: received, cc, freshness, vary, varyValues,
-    isShareable, isStored, detail, tags,
+    isShareable, isStored, detail, tags, originMs,
   }
   busy.cancel = () => res.body.destroy()
   busy.setHead(fetched)

@@ -31,6 +31,11 @@ export function addProxyFields(tx: Transaction, headers: HeaderList): void {
   const upstream = getAll(headers, 'cache-status')
   const status = formatCacheStatus(tx.cacheStatus)
   setHeader(headers, 'cache-status', upstream.length ? `${upstream.join(', ')}, ${status}` : status)
+  if (tx.showsTrace) {
+    // a trusted caller's Lacquer-Debug: trace — the states so far and the key (parts on one line)
+    setHeader(headers, 'lacquer-trace', `${tx.id} ${[...tx.trace, 'finish'].join(' ')}`)
+    if (tx.key) setHeader(headers, 'lacquer-key', tx.key.replace(/\n/g, ' | '))
+  }
 }
 
 /** Surrogate keys are internal (invalidate/tags.ts): shown only to a trusted caller who asked. */
@@ -101,6 +106,7 @@ function deliverObject(tx: Transaction): Next {
 function deliverStream(tx: Transaction): Next | Promise<Next> {
   const head = tx.head!
   const busy = tx.busy!
+  tx.originMs = head.originMs
   const headers: HeaderList = head.headers.map(([k, v]) => [k, v])
   hideTags(tx, headers)
   if (head.isStored || head.isShareable) setHeader(headers, 'age', ageHeaderValue(head.freshness, Date.now()))

@@ -1,6 +1,7 @@
 /**
  * @module fsm/finish
- * finish — the response is complete (or aborted). Bookkeeping only.
+ * finish — the response is complete (or aborted). Bookkeeping only: the observer counts it
+ * (metrics, live numbers, access log).
  * Exits: done.
  */
 import type { Step } from './steps.js'
@@ -9,6 +10,7 @@ export const finish: Step = {
   name: 'finish',
   exits: ['done'],
   run(tx) {
+    tx.ctx.observer.request(tx)
     tx.ctx.log('debug', 'request done', {
       id: tx.id, method: tx.request.method, path: tx.request.path, trace: tx.trace.join('>'), ms: Date.now() - tx.startedAt,
     })

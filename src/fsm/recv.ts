@@ -11,7 +11,10 @@ import { applyEdits, getAll, getFirst, removeHeader } from '../http-cache/header
 import { routeRequest } from '../policy/rules.js'
 import { type Step, illegalAction } from './steps.js'
 
-/** Asks for internal fields in the response (`tags`); honoured for trusted callers only. */
+/**
+ * Asks for internal fields in the response: `tags` (the surrogate keys), `trace` (the states
+ * and the cache key, in Lacquer-Trace and Lacquer-Key); honoured for trusted callers only.
+ */
 export const DEBUG_HEADER = 'lacquer-debug'
 
 export const recv: Step = {
@@ -24,10 +27,14 @@ export const recv: Step = {
     const debug = getAll(request.headers, DEBUG_HEADER)
     if (debug.length) {
       removeHeader(request.headers, DEBUG_HEADER)
-      tx.showsTags = debug.some((v) => /(?:^|[\s,])tags(?:$|[\s,])/i.test(v))
-        && ctx.trust.check(request.clientAddress, getFirst(request.headers, 'authorization')).ok
+      const words = new Set(debug.join(',').toLowerCase().split(/[\s,]+/))
+      if ((words.has('tags') || words.has('trace')) && ctx.trust.check(request.clientAddress, getFirst(request.headers, 'authorization')).ok) {
+        tx.showsTags = words.has('tags')
+        tx.showsTrace = words.has('trace')
+      }
     }
-    const route = routeRequest(config.rules, config.dropParams, request)
+    // a PURGE is routed as the GET it purges: the same rule, so the same key normalisation
+    const route = routeRequest(config.rules, config.dropParams, request.method === 'PURGE' ? { ...request, method: 'GET' } : request)
     request.rule = route.rule
     request.path = route.path
     if (request.method === 'PURGE' && config.invalidation.purgeMethod) return 'purge'

@@ -26,6 +26,10 @@ export interface ClientSink {
   abort(): void
   onClose(listener: () => void): void
   readonly isClosed: boolean
+  /** the status sent (0 before any) */
+  readonly status: number
+  /** body bytes written so far */
+  readonly bytesSent: number
 }
 
 export interface ClientRequest {
@@ -54,6 +58,10 @@ let nextId = 1
 export class Transaction {
   readonly id = nextId++
   readonly startedAt = Date.now()
+  /** performance.now() at arrival, for durations */
+  readonly startedAtHr = performance.now()
+  /** ms from the origin request to its response head, when this request fetched */
+  originMs?: number
   key = ''
   /** the store partition of a per-user key */
   partition?: string
@@ -71,6 +79,8 @@ export class Transaction {
   passDetail?: CacheStatusDetail
   /** a trusted caller asked (Lacquer-Debug) to see the internal fields: tags */
   showsTags = false
+  /** a trusted caller asked (Lacquer-Debug: trace) for the state trace and the cache key */
+  showsTrace = false
   synthetic?: Synthetic
   readonly cacheStatus: CacheStatus = { hit: false }
   readonly trace: State[] = []

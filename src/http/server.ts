@@ -128,6 +128,8 @@ function handleRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.S
 
 /** ClientSink over node's ServerResponse. */
 class ResponseSink implements ClientSink {
+  status = 0
+  bytesSent = 0
   constructor(private readonly res: http.ServerResponse) {}
 
   get isClosed(): boolean {
@@ -137,6 +139,7 @@ class ResponseSink implements ClientSink {
   send(status: number, statusText: string, headers: HeaderList, body: Buffer | undefined): void {
     if (this.isClosed) return
     this.writeHead(status, statusText, headers)
+    if (body) this.bytesSent += body.length
     this.res.end(body)
   }
 
@@ -146,7 +149,9 @@ class ResponseSink implements ClientSink {
   }
 
   write(chunk: Buffer): void {
-    if (!this.isClosed) this.res.write(chunk)
+    if (this.isClosed) return
+    this.bytesSent += chunk.length
+    this.res.write(chunk)
   }
 
   end(): void {
@@ -179,6 +184,7 @@ class ResponseSink implements ClientSink {
   }
 
   private writeHead(status: number, statusText: string, headers: HeaderList): void {
+    this.status = status
     const text = statusText && /^[\t\x20-\x7e\x80-\xff]*$/.test(statusText) ? statusText : undefined
     this.res.writeHead(status, text, toRaw(headers))
   }

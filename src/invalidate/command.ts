@@ -55,16 +55,29 @@ export type PurgeRequest = z.infer<typeof purgeRequestSchema>
 
 export type ParsedPurge = { ok: true; command: InvalidationCommand; wait: boolean } | { ok: false; errors: string[] }
 
-/** The resource (see store/types resourceOfKey) an absolute URL is stored under, or an error message. */
+/**
+ * The resource (see store/types resourceOfKey) an absolute URL is stored under, or an error.
+ * The path is taken as written, not WHATWG-normalised (which would percent-encode quotes and
+ * braces and resolve dot segments): a GET is keyed by its raw request target, so the purge
+ * must be too.
+ */
 export function resourceForUrl(config: ResolvedConfig, text: string): string | Error {
-  let url: URL
-  try { url = new URL(text) } catch { return new Error(`${JSON.stringify(text)} is not an absolute URL; give http://HOST/PATH`) }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return new Error(`${JSON.stringify(text)}: only http and https URLs are cached`)
-  if (url.username || url.password || url.hash) return new Error(`${JSON.stringify(text)}: no credentials or fragment in a purge URL`)
-  const scheme = url.protocol === 'https:' ? 'https' : 'http'
-  const request = { method: 'GET', host: url.host, path: `${url.pathname}${url.search}`, headers: [['host', url.host]] as const }
+  const m = /^(https?):\/\/([^/?#]*)([^#]*)(#.*)?$/i.exec(text)
+  if (!m) {
+    return /^[a-z][a-z0-9+.-]*:/i.test(text) && !/^https?:/i.test(text)
+      ? new Error(`${JSON.stringify(text)}: only http and https URLs are cached`)
+      : new Error(`${JSON.stringify(text)} is not an absolute URL; give http://HOST/PATH`)
+  }
+  const [, schemeText, authority, rawPath, fragment] = m
+  if (authority!.includes('@') || fragment !== undefined) return new Error(`${JSON.stringify(text)}: no credentials or fragment in a purge URL`)
+  if (!/^(?:[a-zA-Z0-9\-._~!$&'()*+,;=%]+|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/.test(authority!)) {
+    return new Error(`${JSON.stringify(text)}: the host is not valid`)
+  }
+  const scheme = schemeText!.toLowerCase() === 'https' ? 'https' : 'http'
+  const target = rawPath === '' ? '/' : rawPath!.startsWith('?') ? `/${rawPath}` : rawPath!
+  const request = { method: 'GET', host: authority!, path: target, headers: [['host', authority!]] as const }
   const { path } = routeRequest(config.rules, config.dropParams, request)
-  return resourceOfKey(makeCacheKey(scheme, url.host, path))
+  return resourceOfKey(makeCacheKey(scheme, authority!, path))
 }
 
 /** Validates a parsed JSON body; every problem is reported, none applied. */

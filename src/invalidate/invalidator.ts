@@ -42,6 +42,8 @@ export interface InvalidatorOptions {
   sweepIntervalMs: number
   /** objects tested per slice before the sweeper yields to requests */
   sweepSliceSize?: number
+  /** told how many objects each kind of invalidation took (for metrics) */
+  onInvalidated?: (kind: 'url' | 'tag' | 'ban', mode: InvalidationMode, count: number) => void
 }
 
 /** What an in-flight fetch could be matched by. */
@@ -52,8 +54,12 @@ interface LoggedInvalidation {
   bans?: readonly Ban[]
 }
 
-/** How many past invalidations are kept for fetches in flight; older fetches count as affected. */
-const LOG_SIZE = 4096
+/**
+ * How many past invalidations (and URLs, tags and bans in them) are kept for fetches in flight;
+ * a fetch older than what is kept counts as affected, so forgetting is always safe.
+ */
+const LOG_COMMANDS = 4096
+const LOG_ITEMS = 100_000
 
 export class TooManyBansError extends Error {}
 
@@ -61,7 +67,8 @@ export class Invalidator {
   /** the number of the latest invalidation */
   seq = 0
   private readonly bans: Ban[] = []
-  private readonly log: LoggedInvalidation[] = []
+  private readonly log: Array<LoggedInvalidation & { items: number }> = []
+  private logItems = 0
   private sweeping?: Promise<void>
   private sweepAgain = false
   private readonly timer: NodeJS.Timeout
@@ -100,18 +107,21 @@ export class Invalidator {
       ...spec, seq, createdAt: now, mode: command.mode, tested: 0, invalidated: 0,
       regex: spec.pattern === undefined ? undefined : (compileSafePattern(spec.pattern) as { regex: RegExp }).regex,
     }))
-    const entry: LoggedInvalidation = { seq }
+    const entry: LoggedInvalidation & { items: number } = { seq, items: (command.resources?.length ?? 0) + (command.tags?.length ?? 0) + bans.length }
     if (command.resources?.length) entry.resources = new Set(command.resources)
     if (command.tags?.length) entry.tags = new Set(command.tags)
     if (bans.length) entry.bans = bans
     this.log.push(entry)
-    if (this.log.length > LOG_SIZE) this.log.splice(0, this.log.length - LOG_SIZE)
+    this.logItems += entry.items
+    while (this.log.length > 1 && (this.log.length > LOG_COMMANDS || this.logItems > LOG_ITEMS)) this.logItems -= this.log.shift()!.items
     this.bans.push(...bans)
 
     let urls = 0
     for (const resource of command.resources ?? []) urls += await this.store.invalidateResource(resource, command.mode)
     let tags = 0
     for (const tag of command.tags ?? []) tags += await this.store.invalidateTag(tag, command.mode)
+    this.options.onInvalidated?.('url', command.mode, urls)
+    this.options.onInvalidated?.('tag', command.mode, tags)
     this.logger('info', 'invalidated', {
       mode: command.mode, resources: command.resources?.length ?? 0, tags: command.tags?.length ?? 0, bans: bans.length, urls, tagged: tags,
     })
@@ -177,6 +187,7 @@ export class Invalidator {
       if (!banMatches(ban, host, path)) continue
       if (ban.mode === 'soft' && object.softPurgedAt !== undefined) continue
       ban.invalidated++
+      this.options.onInvalidated?.('ban', ban.mode, 1)
       void this.store.invalidateObject(object, ban.mode)
       if (ban.mode === 'soft') object.softPurgedAt ??= Date.now()
       return ban.mode

@@ -61,7 +61,13 @@ export function hasNestedQuantifier(source: string): boolean {
     if (c === '\\') { i++; continue }
     if (inClass) { if (c === ']') inClass = false; continue }
     if (c === '[') { inClass = true; continue }
-    if (c === '(') { groupHasQuantifier.push(false); continue }
+    if (c === '(') {
+      groupHasQuantifier.push(false)
+      // a group's own syntax is not a quantifier: (?: (?= (?! (?<= (?<! (?<name>
+      const syntax = /^\?(?::|=|!|<=|<!|<[A-Za-z_$][\w$]*>)/.exec(source.slice(i + 1))
+      if (syntax) i += syntax[0].length
+      continue
+    }
     const isQuantifier = c === '*' || c === '+' || c === '?' || (c === '{' && /^\{\d+(,\d*)?\}/.test(source.slice(i)))
     if (c === ')') {
       const inner = groupHasQuantifier.pop() ?? false

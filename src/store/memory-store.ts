@@ -106,12 +106,18 @@ export class MemoryStore implements CacheStore {
 
   update(object: StoredObject, head: Parameters<CacheStore['update']>[1]): void {
     const oldBytes = headerBytes(object.headers)
+    const oldTags = object.tags
     Object.assign(object, head)
     const ids = this.variants.get(object.key)
     if (!ids) return
     for (const id of ids) {
       const slot = this.lru.get(id)
       if (slot?.object === object) {
+        if (object.tags !== oldTags) {
+          // a 304 may bring new tag fields: the index follows what the object now carries
+          for (const tag of oldTags) removeFrom(this.byTag, tag, id)
+          for (const tag of object.tags) addTo(this.byTag, tag, id)
+        }
         const delta = headerBytes(object.headers) - oldBytes
         slot.bytes += delta
         this.bytes += delta

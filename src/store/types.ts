@@ -94,7 +94,7 @@ export interface CacheStore {
   /** Opens a write for a new object; undefined when the store declines (e.g. too large). */
   openWrite(head: ObjectHead, expectedBytes?: number): StoreWriter | undefined
   /** Replaces the metadata of a stored object in place (a 304 or HEAD update, RFC 9111 §4.3.4). */
-  update(object: StoredObject, head: Pick<StoredObject, 'headers' | 'cc' | 'isTargeted' | 'freshness' | 'deleteAt' | 'status' | 'statusText'> & { graceMs?: number; softPurgedAt?: undefined }): void | Promise<void>
+  update(object: StoredObject, head: Pick<StoredObject, 'headers' | 'cc' | 'isTargeted' | 'freshness' | 'deleteAt' | 'status' | 'statusText'> & { graceMs?: number; softPurgedAt?: undefined; tags?: readonly string[] }): void | Promise<void>
   /** Optional: removes every object of one partition (one user's entries); returns the count. */
   deletePartition?(partition: string): number | Promise<number>
   /** Removes every variant of `key`; returns how many were removed. */

@@ -122,3 +122,22 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 3
     await new Promise((r) => setTimeout(r, 10))
   }
 }
+
+/**
+ * A request whose target is sent exactly as given (node's URL parsing would percent-encode
+ * quotes and braces and resolve dot segments before sending).
+ */
+export function rawRequest(baseUrl: string, path: string, method = 'GET', headers: Record<string, string> = {}): Promise<TestResponse> {
+  const base = new URL(baseUrl)
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: base.hostname.replace(/^\[|\]$/g, ''), port: base.port, path, method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({
+        status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString(), isAborted: !res.complete,
+      }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}

@@ -1,0 +1,66 @@
+/**
+ * @module observe/observer
+ * Where the state machines report what happened — one call per finished request, one per
+ * origin fetch — and where metrics, the live dashboard's numbers and the access log are fed
+ * from. Mechanism reports facts; it never formats or aggregates anything itself.
+ */
+import { getFirst } from '../http-cache/header-list.js'
+import type { Transaction } from '../fsm/transaction.js'
+import type { AccessLog } from './access-log.js'
+import { LiveStats } from './live.js'
+import { FETCH_MODES, type MetricValues, MetricValues as Values, REQUEST_STATES, type RequestState } from './metrics.js'
+
+/** The final state of a request, from what it went through (its trace and flags). */
+export function finalState(tx: Transaction): RequestState {
+  const { trace } = tx
+  if (trace.includes('purge')) return 'purge'
+  if (trace.includes('synth')) return 'synth'
+  if (tx.isStaleWhileRevalidate || tx.serveStaleOnError) return 'stale'
+  if (trace.includes('pass')) return 'pass'
+  if (tx.cacheStatus.collapsed) return 'coalesced'
+  if (trace.includes('hit')) return 'hit'
+  return 'miss'
+}
+
+const STATE_INDEX = new Map(REQUEST_STATES.map((s, i) => [s, i]))
+const MODE_INDEX = new Map(FETCH_MODES.map((m, i) => [m, i]))
+
+export class Observer {
+  readonly values: MetricValues = new Values()
+  readonly live = new LiveStats()
+  accessLog?: AccessLog
+
+  /** A client request has finished (its response complete, aborted or refused). */
+  request(tx: Transaction): void {
+    const state = finalState(tx)
+    const ms = performance.now() - tx.startedAtHr
+    const v = this.values
+    const i = STATE_INDEX.get(state)!
+    v.requests[i]!++
+    v.durations[i]!.observe(ms / 1000)
+    const status = tx.sink.status
+    v.responses.set(status, (v.responses.get(status) ?? 0) + 1)
+    v.responseBytes += tx.sink.bytesSent
+    this.live.request(state, `${tx.request.host}${tx.request.path}`, ms)
+    this.accessLog?.write({
+      remote: tx.request.clientAddress, time: tx.startedAt, method: tx.request.method, url: tx.request.path, host: tx.request.host,
+      status, bytes: tx.sink.bytesSent, referer: getFirst(tx.request.headers, 'referer'), userAgent: getFirst(tx.request.headers, 'user-agent'),
+      state, durationMs: ms, originMs: tx.originMs, id: tx.id,
+    })
+  }
+
+  /** Objects invalidated by a purge (kind: url, tag, ban; mode: hard, soft). */
+  invalidated(kind: string, mode: string, count: number): void {
+    if (count === 0) return
+    const key = `${kind} ${mode}`
+    this.values.invalidated.set(key, (this.values.invalidated.get(key) ?? 0) + count)
+  }
+
+  /** An origin fetch got its response head (isOk) or failed. */
+  fetch(mode: (typeof FETCH_MODES)[number], isOk: boolean, ms: number): void {
+    const m = MODE_INDEX.get(mode)!
+    this.values.fetches[m]![isOk ? 0 : 1]!++
+    if (isOk) this.values.originDurations[m]!.observe(ms / 1000)
+    this.live.origin(isOk)
+  }
+}
