@@ -68,7 +68,8 @@ export const miss: Step = {
 
 /** Asks policy what a failing origin means here: 'serveStale', a synthetic answer, or undefined (deliver the error). */
 function onBackendError(tx: Transaction, code: string | undefined, status: number | undefined): 'serveStale' | { status: number; reason: string } | undefined {
-  const stale = tx.object
+  // a hard purge while the fetch was under way takes the stale copy out of reach too
+  const stale = tx.object?.isPurged ? undefined : tx.object
   const action = tx.ctx.policy.backendError({
     code, status, request: tx.request,
     stale: stale ? { staleForMs: -ttlMs(stale.freshness, Date.now()), cc: stale.cc } : undefined,

@@ -190,6 +190,7 @@ export class Invalidator {
       this.options.onInvalidated?.('ban', ban.mode, 1)
       void this.store.invalidateObject(object, ban.mode)
       if (ban.mode === 'soft') object.softPurgedAt ??= Date.now()
+      else object.isPurged = true
       return ban.mode
     }
     return undefined

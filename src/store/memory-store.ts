@@ -190,6 +190,7 @@ export class MemoryStore implements CacheStore {
   /** soft: stale from now on, kept for grace and revalidation; hard: gone. */
   private invalidateSlot(slot: Slot, mode: InvalidationMode): boolean {
     if (mode === 'hard') {
+      slot.object.isPurged = true
       this.remove(slot)
       return true
     }

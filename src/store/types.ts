@@ -34,6 +34,8 @@ export interface StoredObject {
   readonly partition?: string
   /** set by a soft purge: the object is stale from this instant (epoch ms), still usable within grace */
   softPurgedAt?: number
+  /** set by a hard purge: a request already holding the object must not serve it, not even as stale */
+  isPurged?: boolean
   /**
    * The invalidation sequence number (invalidate/invalidator.ts) this object has been checked
    * up to: bans with a higher number may still apply to it. Starts at the number current when
