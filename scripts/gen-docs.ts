@@ -1,12 +1,19 @@
 /**
  * Generates the parts of docs/ that come from the code's catalogs: the state diagrams
  * (docs/architecture.md), the error codes (docs/errors.md), the Cache-Status detail
+<<<<<<< HEAD
  * tokens (docs/cache-status.md) and the metric catalog (docs/metrics.md). `npm run docs:gen` rewrites them; test/docs/docs-sync.test.ts
  * fails when a committed doc differs from what this renders.
+=======
+ * tokens (docs/cache-status.md) and the ESI warning codes (docs/esi.md). `npm run docs:gen`
+ * rewrites them; test/docs/docs-sync.test.ts fails when a committed doc differs from what
+ * this renders.
+>>>>>>> esi-parser
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { ERRORS } from '../src/errors.js'
+import { ESI_WARNINGS } from '../src/esi/warnings.js'
 import { FETCH_EXITS, FETCH_STATES } from '../src/fetch/fetch-task.js'
 import { STEPS } from '../src/fsm/run.js'
 import { STATES } from '../src/fsm/steps.js'
@@ -50,12 +57,18 @@ export function renderMetricTable(): string {
   ].join('\n')
 }
 
+export function renderEsiWarningTable(): string {
+  const rows = Object.entries(ESI_WARNINGS).map(([code, text]) => `| \`${code}\` | ${text} |`)
+  return ['| warning | meaning |', '| --- | --- |', ...rows].join('\n')
+}
+
 export const GENERATED_BLOCKS: Record<string, { file: string; render: () => string }> = {
   'client-states': { file: 'docs/architecture.md', render: renderClientDiagram },
   'fetch-states': { file: 'docs/architecture.md', render: renderFetchDiagram },
   'error-codes': { file: 'docs/errors.md', render: renderErrorTable },
   'cache-status-details': { file: 'docs/cache-status.md', render: renderCacheStatusTable },
   'metrics': { file: 'docs/metrics.md', render: renderMetricTable },
+  'esi-warnings': { file: 'docs/esi.md', render: renderEsiWarningTable },
 }
 
 /** Replaces the text between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`. */

@@ -16,6 +16,7 @@ export const ERRORS = {
   ERR_ORIGIN_TIMEOUT: { statusCode: 504, message: 'origin did not answer in time' },
   ERR_ORIGIN_BAD_RESPONSE: { statusCode: 502, message: 'origin sent an invalid HTTP response' },
   ERR_ORIGIN_INCOMPLETE_BODY: { statusCode: 502, message: 'origin body ended early or was malformed' },
+  ERR_ESI_INCLUDE_FAILED: { statusCode: 502, message: 'an ESI include failed outside any esi:try and without onerror="continue"' },
   ERR_CONFIG_INVALID: { statusCode: 500, message: 'invalid configuration' },
   ERR_SERVER_LISTEN: { statusCode: 500, message: 'cannot listen on the configured address' },
 } as const
