@@ -1,14 +1,9 @@
 /**
  * Generates the parts of docs/ that come from the code's catalogs: the state diagrams
  * (docs/architecture.md), the error codes (docs/errors.md), the Cache-Status detail
-<<<<<<< HEAD
- * tokens (docs/cache-status.md) and the metric catalog (docs/metrics.md). `npm run docs:gen` rewrites them; test/docs/docs-sync.test.ts
- * fails when a committed doc differs from what this renders.
-=======
- * tokens (docs/cache-status.md) and the ESI warning codes (docs/esi.md). `npm run docs:gen`
- * rewrites them; test/docs/docs-sync.test.ts fails when a committed doc differs from what
- * this renders.
->>>>>>> esi-parser
+ * tokens (docs/cache-status.md), the metric catalog (docs/metrics.md) and the ESI warning
+ * codes (docs/esi.md). `npm run docs:gen` rewrites them; test/docs/docs-sync.test.ts fails
+ * when a committed doc differs from what this renders.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
