@@ -157,9 +157,7 @@ test('admin POST /purge finds an entry of a rule limited to GET and HEAD with ke
   assert.ok(!isHit(after), cacheStatus(after))
 })
 
-test('PURGE on the proxy port finds an entry of a rule limited to GET and HEAD with key.query: sort', {
-  todo: 'BUG: recv routes PURGE with method PURGE, so a rule with match.methods [GET, HEAD] is skipped and the query is not sorted: nothing is purged',
-}, async () => {
+test('PURGE on the proxy port finds an entry of a rule limited to GET and HEAD with key.query: sort', async () => {
   await stored('/sorted-get?d=4&c=3')
   const res = await purge(env.proxy.url, '/sorted-get?d=4&c=3')
   assert.deepEqual(JSON.parse(res.body).invalidated, { urls: 1, tags: 0, bans: 0 })
@@ -187,9 +185,7 @@ test('PURGE on the proxy port purges a request target with quotes, braces or dot
   }
 })
 
-test('admin POST /purge {urls} purges a request target with quotes, braces or dot segments', {
-  todo: 'BUG: resourceForUrl keys url.pathname + url.search (WHATWG-normalised: \' " { } percent-encoded, /../ resolved) while GETs are keyed by the raw target: such entries are never purged by URL through the admin API or lacquer purge',
-}, async () => {
+test('admin POST /purge {urls} purges a request target with quotes, braces or dot segments', async () => {
   env.origin.on('*', countingRoute())
   const missed: string[] = []
   for (const path of RAW_TARGETS) {

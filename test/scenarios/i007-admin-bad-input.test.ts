@@ -127,9 +127,7 @@ test('more bans than invalidation.maxBans: 503, nothing applied', async () => {
   await assertNothingApplied()
 })
 
-test('a linear-time pattern with a quantified non-capturing group is accepted', {
-  todo: 'BUG: hasNestedQuantifier counts the ? of (?: as a quantifier, so (?:x)+ (star height 1) is refused as "nests quantifiers"',
-}, async () => {
+test('a linear-time pattern with a quantified non-capturing group is accepted', async () => {
   await request(`${proxy.url}/ok/pattern-v2-v2`)
   const res = await adminPurge(proxy.adminUrl, { patterns: ['^/ok/pattern(?:-v2)+$'], wait: true })
   assert.equal(res.status, 200, res.text)
