@@ -10,9 +10,10 @@ import { type ProxyOptions, type ResolvedConfig, resolveConfig } from './config/
 import { type Counters, type ProxyContext, newCounters } from './context.js'
 import { LacquerError } from './errors.js'
 import { KEEP_FOR_ERRORS_MS } from './fetch/fetch-task.js'
+import { HitForMiss } from './fetch/hit-for-miss.js'
 import { createHttpServer } from './http/server.js'
 import { type Logger, createLogger } from './observe/logger.js'
-import { OriginClient } from './origin/origin-client.js'
+import { OriginSet } from './origin/origin-set.js'
 import { composePolicy, createBuiltinPolicy } from './policy/builtin.js'
 import type { CompiledPolicy, Policy } from './policy/types.js'
 import { MemoryStore } from './store/memory-store.js'
@@ -62,10 +63,10 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
     maxBytes: config.store.maxBytes, maxObjectBytes: config.store.maxObjectBytes,
     maxEntriesPerPartition: config.perUser.maxEntriesPerUser, maxBytesPerPartition: config.perUser.maxBytesPerUser,
   })
-  const origin = new OriginClient({ ...config.origin })
   const log = extras.logger ?? createLogger(config.logLevel)
+  const origin = new OriginSet(config.origins, config.director, log)
   const ctx: ProxyContext = {
-    config, store, origin, policy: compilePolicy(config, userPolicy), busy: new Map(), counters: newCounters(), log,
+    config, store, origin, policy: compilePolicy(config, userPolicy), busy: new Map(), hitForMiss: new HitForMiss(), counters: newCounters(), log,
   }
   const server = createHttpServer(ctx)
   const admin = config.admin ? createAdminServer(ctx, extras.onReloadRequest) : null
@@ -85,7 +86,11 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
           throw err
         }
       }
-      log('info', 'lacquer listening', { url, adminUrl, origin: config.origin.url, rules: config.rules.length })
+      origin.start()
+      log('info', 'lacquer listening', {
+        url, adminUrl, origin: config.origin.url, rules: config.rules.length,
+        ...(config.origins.length > 1 && { origins: config.origins.map((o) => o.url), director: config.director.type }),
+      })
       if (config.admin && !/^(127\.|::1$|localhost$)/.test(config.admin.host)) {
         log('warn', 'the admin port listens beyond loopback: anyone who reaches it can read stats and reload the config', { admin: config.admin.host })
       }
@@ -99,13 +104,17 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
       }
       fixed('listen', resolved.listen, config.listen)
       fixed('admin', resolved.admin, config.admin)
+      const warnedBefore = warnings.length
       fixed('origin', resolved.origin, config.origin)
+      // the first origin's change is reported once, as `origin`
+      if (warnings.length === warnedBefore) fixed('origins', resolved.origins, config.origins)
+      fixed('director', resolved.director, config.director)
       fixed('store', resolved.store, config.store)
       fixed('limits', resolved.limits, config.limits)
       // keep the running per-user secret unless the new config names one: generated keys stay valid
       const perUser = resolved.perUser.isSecretGenerated ? { ...resolved.perUser, secret: config.perUser.secret } : resolved.perUser
       const swapped: ResolvedConfig = Object.freeze({
-        ...resolved, listen: config.listen, admin: config.admin, origin: config.origin, store: config.store, limits: config.limits, perUser,
+        ...resolved, listen: config.listen, admin: config.admin, origin: config.origin, origins: config.origins, director: config.director, store: config.store, limits: config.limits, perUser,
       })
       config = swapped
       // one synchronous assignment pair: no request sees a new config with an old policy

@@ -47,6 +47,10 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
         originRequests: c.originRequests,
         originErrors: c.originErrors,
         incompleteBodies: c.incompleteBodies,
+        staleOnError: c.staleOnError,
+        waitersShed: c.waitersShed,
+        hitForMissKeys: ctx.hitForMiss.size,
+        origins: ctx.origin.stats(),
         store: { type: ctx.store.name, objects: store.objects, bytes: store.bytes, maxBytes: store.maxBytes, evictions: store.evictions },
         rules: ctx.config.rules.map((r) => r.name),
       })

@@ -71,7 +71,7 @@ describe('resolveConfig: defaults', () => {
     assert.deepEqual({ ...config.perUser, secret: '' }, { secret: '', isSecretGenerated: true, maxEntriesPerUser: 100, maxBytesPerUser: 2 * 1024 ** 2 })
     assert.deepEqual(config.dropParams, DEFAULTS.dropParams.map(namePattern))
     assert.deepEqual(config.rules, [])
-    assert.deepEqual(Object.keys(config).sort(), ['admin', 'cookies', 'dropParams', 'isCoalescing', 'limits', 'listen', 'logLevel', 'name', 'origin', 'perUser', 'rules', 'store'])
+    assert.deepEqual(Object.keys(config).sort(), ['admin', 'coalescing', 'cookies', 'director', 'dropParams', 'hitForMissMs', 'isCoalescing', 'limits', 'listen', 'logLevel', 'name', 'origin', 'origins', 'perUser', 'rules', 'store'])
   })
 
   test('the documented defaults', () => {
@@ -272,7 +272,7 @@ describe('resolveConfig: errors name the key, the value and the fix', () => {
     assertConfigError(() => resolveConfig({ origin: '' }), 'origin', '""', /give the app's address, e\.g\. --origin http:\/\/127\.0\.0\.1:3000/)
     assertConfigError(() => resolveConfig({ origin: 'https://app:443' }), 'origin', '"https://app:443"', /only http:\/\/ origins \(or unix:\/path\) are supported/)
     assertConfigError(() => resolveConfig({ origin: 'http://app/base' }), 'origin', '"http://app/base"', /no path, query or credentials/)
-    assertConfigError(() => resolveConfig({ origin: { url: 'ftp://app' } }), 'origin', '"ftp://app"', /only http:\/\//)
+    assertConfigError(() => resolveConfig({ origin: { url: 'ftp://app' } }), 'origin.url', '"ftp://app"', /only http:\/\//)
   })
 
   test('a missing origin says how to give one', () => {

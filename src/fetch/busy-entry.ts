@@ -53,6 +53,8 @@ export class BusyEntry {
   error?: LacquerError
   /** requests that joined this entry instead of fetching themselves */
   waiters = 0
+  /** requests waiting for the head right now (bounded by coalescing.maxWaiters) */
+  waitingForHead = 0
   private chunks: Buffer[] | null = []
   private retainedBytes = 0
   private shouldRetain = true

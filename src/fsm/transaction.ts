@@ -68,6 +68,8 @@ export class Transaction {
   serveStaleOnError = false
   /** must not join or create a shared fetch (a waiter whose leader's response did not fit it) */
   mustNotCoalesce = false
+  /** the key was found uncacheable a moment ago: fetched on its own, never waits behind another request */
+  isHitForMiss = false
   passDetail?: CacheStatusDetail
   synthetic?: Synthetic
   readonly cacheStatus: CacheStatus = { hit: false }

@@ -33,6 +33,11 @@ export const CACHE_STATUS_DETAILS = {
   'ORIGIN-ERROR-STATUS': 'the origin answered 500/502/503/504 and a stale stored response was served instead (RFC 5861 §4)',
   'ORIGIN-BAD-RESPONSE': 'the origin sent a response that is not valid HTTP/1.1',
   'STALE-WHILE-REVALIDATE': 'served stale within stale-while-revalidate while one background fetch refreshes it (RFC 5861 §3)',
+  'HIT-FOR-MISS': 'the object was found uncacheable a moment ago (hitForMiss): fetched at once, in parallel, without waiting behind another request',
+  'NO-HEALTHY-ORIGIN': 'every origin of the director is sick (health probes): nothing was sent to an origin',
+  'ORIGIN-QUEUE-FULL': 'the chosen origin had all its connections busy and its queue full: load shed with 503',
+  'TOO-MANY-WAITERS': 'coalescing.maxWaiters requests already wait for this object: load shed with 503',
+  'WAIT-TIMEOUT': 'the fetch this request joined gave no response head within coalescing.waitTimeout: 503',
   'BAD-REQUEST': 'the request was malformed and was answered by Lacquer',
 } as const
 
