@@ -143,7 +143,7 @@ function listenOn(server: http.Server, key: string, host: string, port: number):
       reject(new LacquerError('ERR_SERVER_LISTEN', `${key}: ${why}`, { cause: err }))
     }
     server.once('error', onError)
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError)
       const address = server.address() as AddressInfo
       const h = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -151,6 +151,13 @@ function listenOn(server: http.Server, key: string, host: string, port: number):
     })
   })
 }
+
+/**
+ * Connections the kernel may hold for us before we accept them (capped by net.core.somaxconn):
+ * a spike opens thousands at once, and node's default (511) would make the rest retry their SYN
+ * a second later.
+ */
+const LISTEN_BACKLOG = 4096
 
 /** How long a closing server lets responses under way finish before cutting connections. */
 export const DRAIN_TIMEOUT_MS = 10_000
