@@ -1,11 +1,12 @@
 /**
  * @module context
  * What the two state machines share for the life of a proxy: the resolved config, the store,
- * the origin client, the compiled policy, the busy entries (coalescing) and the counters.
+ * the origins, the compiled policy, the busy entries (coalescing) and the counters.
  */
 import type { ResolvedConfig } from './config/resolve.js'
 import type { BusyEntry } from './fetch/busy-entry.js'
-import type { OriginClient } from './origin/origin-client.js'
+import type { HitForMiss } from './fetch/hit-for-miss.js'
+import type { OriginSet } from './origin/origin-set.js'
 import type { CompiledPolicy } from './policy/types.js'
 import type { CacheStore } from './store/types.js'
 import type { Logger } from './observe/logger.js'
@@ -27,20 +28,27 @@ export interface Counters {
   originRequests: number
   originErrors: number
   incompleteBodies: number
+  /** requests served a stale object because the origin failed */
+  staleOnError: number
+  /** requests answered 503 because coalescing.maxWaiters or waitTimeout was reached */
+  waitersShed: number
 }
 
 export function newCounters(): Counters {
-  return { requests: 0, hits: 0, misses: 0, passes: 0, synths: 0, coalesced: 0, revalidations: 0, purges: 0, originRequests: 0, originErrors: 0, incompleteBodies: 0 }
+  return { requests: 0, hits: 0, misses: 0, passes: 0, synths: 0, coalesced: 0, revalidations: 0, purges: 0, originRequests: 0, originErrors: 0, incompleteBodies: 0, staleOnError: 0, waitersShed: 0 }
 }
 
 export interface ProxyContext {
   /** swapped as a whole, with `policy`, by a reload */
   config: ResolvedConfig
   readonly store: CacheStore
-  readonly origin: OriginClient
+  /** the origins and their director */
+  readonly origin: OriginSet
   policy: CompiledPolicy
   /** primary key → the fetch other requests for it may join */
   readonly busy: Map<string, BusyEntry>
+  /** keys recently found uncacheable: fetched in parallel, never coalesced */
+  readonly hitForMiss: HitForMiss
   readonly counters: Counters
   readonly log: Logger
   /** this node's invalidations (purges, bans) and what fetches in flight must check */

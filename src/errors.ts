@@ -17,11 +17,26 @@ export const ERRORS = {
   ERR_ORIGIN_BAD_RESPONSE: { statusCode: 502, message: 'origin sent an invalid HTTP response' },
   ERR_ORIGIN_INCOMPLETE_BODY: { statusCode: 502, message: 'origin body ended early or was malformed' },
   ERR_ESI_INCLUDE_FAILED: { statusCode: 502, message: 'an ESI include failed outside any esi:try and without onerror="continue"' },
+  ERR_ORIGIN_ALL_SICK: { statusCode: 503, message: 'no healthy origin: every origin failed its health probe' },
+  ERR_ORIGIN_QUEUE_FULL: { statusCode: 503, message: 'the origin\'s connections and queue are full' },
+  ERR_ORIGIN_TOO_MANY_WAITERS: { statusCode: 503, message: 'too many requests already wait for this object' },
+  ERR_ORIGIN_WAIT_TIMEOUT: { statusCode: 503, message: 'the origin fetch this request waited for took too long' },
   ERR_CONFIG_INVALID: { statusCode: 500, message: 'invalid configuration' },
   ERR_SERVER_LISTEN: { statusCode: 500, message: 'cannot listen on the configured address' },
 } as const
 
 export type ErrorCode = keyof typeof ERRORS
+
+/**
+ * Errors that mean "come back soon" (load shedding): their 503 carries `Retry-After` with
+ * this many seconds (RFC 9110 §10.2.3).
+ */
+export const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = {
+  ERR_ORIGIN_ALL_SICK: 5,
+  ERR_ORIGIN_QUEUE_FULL: 1,
+  ERR_ORIGIN_TOO_MANY_WAITERS: 1,
+  ERR_ORIGIN_WAIT_TIMEOUT: 1,
+}
 
 export class LacquerError extends Error {
   readonly code: ErrorCode

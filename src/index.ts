@@ -10,9 +10,10 @@ import { type ProxyOptions, type ResolvedConfig, resolveConfig } from './config/
 import { type Counters, type ProxyContext, newCounters } from './context.js'
 import { LacquerError } from './errors.js'
 import { KEEP_FOR_ERRORS_MS } from './fetch/fetch-task.js'
+import { HitForMiss } from './fetch/hit-for-miss.js'
 import { createHttpServer } from './http/server.js'
 import { type Logger, createLogger } from './observe/logger.js'
-import { OriginClient } from './origin/origin-client.js'
+import { OriginSet } from './origin/origin-set.js'
 import { composePolicy, createBuiltinPolicy } from './policy/builtin.js'
 import type { CompiledPolicy, Policy } from './policy/types.js'
 import { MemoryStore } from './store/memory-store.js'
@@ -71,8 +72,8 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
     maxBytes: config.store.maxBytes, maxObjectBytes: config.store.maxObjectBytes,
     maxEntriesPerPartition: config.perUser.maxEntriesPerUser, maxBytesPerPartition: config.perUser.maxBytesPerUser,
   })
-  const origin = new OriginClient({ ...config.origin })
   const log = extras.logger ?? createLogger(config.logLevel)
+  const origin = new OriginSet(config.origins, config.director, log)
   const observer = new Observer()
   if (config.accessLog) observer.accessLog = new AccessLog(config.accessLog)
   const invalidator = new Invalidator(store, log, {
@@ -80,7 +81,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
     onInvalidated: (kind, mode, count) => observer.invalidated(kind, mode, count),
   })
   const ctx: ProxyContext = {
-    config, store, origin, policy: compilePolicy(config, userPolicy), busy: new Map(), counters: newCounters(), log,
+    config, store, origin, policy: compilePolicy(config, userPolicy), busy: new Map(), hitForMiss: new HitForMiss(), counters: newCounters(), log,
     invalidator, bus: extras.bus ?? new LocalInvalidationBus(invalidator), trust: new TrustGuard(config.trust), observer,
   }
   const server = createHttpServer(ctx)
@@ -101,7 +102,11 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
           throw err
         }
       }
-      log('info', 'lacquer listening', { url, adminUrl, origin: config.origin.url, rules: config.rules.length })
+      origin.start()
+      log('info', 'lacquer listening', {
+        url, adminUrl, origin: config.origin.url, rules: config.rules.length,
+        ...(config.origins.length > 1 && { origins: config.origins.map((o) => o.url), director: config.director.type }),
+      })
       if (config.admin && !/^(127\.|::1$|localhost$)/.test(config.admin.host)) {
         log('warn', 'the admin port listens beyond loopback: anyone who reaches it can read /stats (purge, bans and reload stay limited to trust.allow and the token)', { admin: config.admin.host })
       }
@@ -115,7 +120,11 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
       }
       fixed('listen', resolved.listen, config.listen)
       fixed('admin', resolved.admin, config.admin)
+      const warnedBefore = warnings.length
       fixed('origin', resolved.origin, config.origin)
+      // the first origin's change is reported once, as `origin`
+      if (warnings.length === warnedBefore) fixed('origins', resolved.origins, config.origins)
+      fixed('director', resolved.director, config.director)
       fixed('store', resolved.store, config.store)
       fixed('limits', resolved.limits, config.limits)
       fixed('accessLog', resolved.accessLog, config.accessLog)
@@ -124,7 +133,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
       // keep the running per-user secret unless the new config names one: generated keys stay valid
       const perUser = resolved.perUser.isSecretGenerated ? { ...resolved.perUser, secret: config.perUser.secret } : resolved.perUser
       const swapped: ResolvedConfig = Object.freeze({
-        ...resolved, listen: config.listen, admin: config.admin, origin: config.origin, store: config.store, limits: config.limits, perUser,
+        ...resolved, listen: config.listen, admin: config.admin, origin: config.origin, origins: config.origins, director: config.director, store: config.store, limits: config.limits, perUser,
         accessLog: config.accessLog,
       })
       config = swapped
@@ -159,7 +168,7 @@ function listenOn(server: http.Server, key: string, host: string, port: number):
       reject(new LacquerError('ERR_SERVER_LISTEN', `${key}: ${why}`, { cause: err }))
     }
     server.once('error', onError)
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError)
       const address = server.address() as AddressInfo
       const h = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -167,6 +176,13 @@ function listenOn(server: http.Server, key: string, host: string, port: number):
     })
   })
 }
+
+/**
+ * Connections the kernel may hold for us before we accept them (capped by net.core.somaxconn):
+ * a spike opens thousands at once, and node's default (511) would make the rest retry their SYN
+ * a second later.
+ */
+const LISTEN_BACKLOG = 4096
 
 /** How long a closing server lets responses under way finish before cutting connections. */
 export const DRAIN_TIMEOUT_MS = 10_000

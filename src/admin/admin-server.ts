@@ -113,6 +113,10 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
         originRequests: c.originRequests,
         originErrors: c.originErrors,
         incompleteBodies: c.incompleteBodies,
+        staleOnError: c.staleOnError,
+        waitersShed: c.waitersShed,
+        hitForMissKeys: ctx.hitForMiss.size,
+        origins: ctx.origin.stats(),
         store: { type: ctx.store.name, objects: store.objects, bytes: store.bytes, maxBytes: store.maxBytes, evictions: store.evictions },
         rules: ctx.config.rules.map((r) => r.name),
       })
@@ -199,7 +203,8 @@ function readJsonBody(req: http.IncomingMessage, limit: number): Promise<unknown
 }
 
 export function createAdminServer(
-  ctx: ProxyContext, reload?: () => Promise<string[]>, originHealth: OriginHealth = () => new Map(),
+  ctx: ProxyContext, reload?: () => Promise<string[]>,
+  originHealth: OriginHealth = () => new Map(ctx.origin.backends.map((b) => [b.name, b.isHealthy])),
 ): http.Server & { hub: LiveHub } {
   const registry = createRegistry({
     values: ctx.observer.values,

@@ -9,7 +9,7 @@ import type http from 'node:http'
 import type { ProxyContext } from '../context.js'
 import type { LiveSnapshot } from '../observe/live.js'
 
-/** Origin name → healthy; empty until health probes exist for the origin set. */
+/** Origin name → healthy (an origin without a probe counts as healthy). */
 export type OriginHealth = () => ReadonlyMap<string, boolean>
 
 export function liveSnapshot(ctx: ProxyContext, originHealth: OriginHealth): LiveSnapshot {

@@ -10,7 +10,8 @@ import { createProxy, type Proxy } from '../index.js'
 import { LacquerError } from '../errors.js'
 import { DEFAULTS, resolveConfig } from '../config/resolve.js'
 import { findConfigFile, loadConfig } from '../config/load.js'
-import type { LacquerConfig } from '../config/schema.js'
+import { DIRECTOR_TYPES, type LacquerConfig } from '../config/schema.js'
+import type { DirectorType } from '../config/resolve-origins.js'
 import { createLogger, type LogLevel } from '../observe/logger.js'
 import { startDemo } from '../demo/demo.js'
 import type { LiveSnapshot } from '../observe/live.js'
@@ -42,7 +43,9 @@ function stopOnSignals(close: () => Promise<void>): void {
 
 interface ServeFlags {
   config?: string
-  origin?: string
+  /** one or several (--origin given more than once) */
+  origin?: string[]
+  director?: string
   listen?: string
   admin?: string | false
   storeSize?: string
@@ -57,7 +60,10 @@ async function readConfig(flags: ServeFlags): Promise<{ config: LacquerConfig; p
   const path = flags.config ?? findConfigFile()
   const file: LacquerConfig = path ? await loadConfig(path) : ({} as LacquerConfig)
   const config: LacquerConfig = { ...file }
-  if (flags.origin !== undefined) config.origin = flags.origin
+  // --origin replaces the file's origin or origins: once → origin, several times → origins
+  if (flags.origin?.length === 1) { config.origin = flags.origin[0]; delete config.origins }
+  else if (flags.origin?.length) { config.origins = flags.origin; delete config.origin }
+  if (flags.director !== undefined) config.director = { ...config.director, type: flags.director as DirectorType }
   if (flags.listen !== undefined) config.listen = flags.listen
   if (flags.admin !== undefined) config.admin = flags.admin
   if (flags.storeSize !== undefined || flags.maxObjectSize !== undefined) {
@@ -72,7 +78,7 @@ async function readConfig(flags: ServeFlags): Promise<{ config: LacquerConfig; p
       ...(flags.accessLogFormat !== undefined && { format: flags.accessLogFormat as 'combined' | 'json' }),
     }
   }
-  if (config.origin === undefined) {
+  if (config.origin === undefined && config.origins === undefined) {
     throw new LacquerError('ERR_CONFIG_INVALID', `origin: missing — give --origin http://HOST:PORT${path ? ` or set origin in ${path}` : ' or create lacquer.config.yaml with an origin'}`)
   }
   return { config, path }
@@ -87,7 +93,8 @@ program
   .command('serve')
   .description('start the caching reverse proxy in front of an origin')
   .option('--config <file>', 'config file (.ts, .mjs, .js, .json, .yaml); default: lacquer.config.* in the working directory')
-  .option('--origin <url>', 'the app: http://HOST:PORT or unix:/path.sock')
+  .option('--origin <url>', 'the app: http://HOST:PORT or unix:/path.sock; give it several times for several origins', (value: string, previous?: string[]) => [...(previous ?? []), value])
+  .option('--director <type>', `how a fetch chooses among several origins: ${DIRECTOR_TYPES.join(', ')} (default round-robin)`)
   .option('--listen <host:port>', `where clients connect (default ${DEFAULTS.listen})`)
   .option('--admin <host:port>', `admin port (/healthz, /stats, /reload); keep it on loopback (default ${DEFAULTS.admin})`)
   .option('--no-admin', 'no admin port')
@@ -108,7 +115,7 @@ program
       }
       proxy = createProxy(config, undefined, { logger, onReloadRequest: path ? reload : undefined })
       const { url, adminUrl } = await proxy.listen()
-      process.stdout.write(`lacquer: serving ${url} → ${proxy.config.origin.url}${adminUrl ? ` (admin ${adminUrl})` : ''}${path ? ` with ${path}` : ''}\n`)
+      process.stdout.write(`lacquer: serving ${url} → ${proxy.config.origins.map((o) => o.url).join(', ')}${adminUrl ? ` (admin ${adminUrl})` : ''}${path ? ` with ${path}` : ''}\n`)
       process.on('SIGHUP', () => {
         if (!path) { logger('warn', 'SIGHUP: started without a config file, nothing to reload'); return }
         reload().then(
@@ -137,7 +144,7 @@ program
         if (err instanceof LacquerError && !err.message.includes(path)) throw new LacquerError(err.code, `${path}:${err.message.replace(/^[^:]*: /, ' ')}`)
         throw err
       }
-      process.stdout.write(`${path}: valid (origin ${resolved.origin.url}, ${resolved.rules.length} rule${resolved.rules.length === 1 ? '' : 's'})\n`)
+      process.stdout.write(`${path}: valid (origin${resolved.origins.length > 1 ? 's' : ''} ${resolved.origins.map((o) => o.url).join(', ')}, ${resolved.rules.length} rule${resolved.rules.length === 1 ? '' : 's'})\n`)
     } catch (err) {
       fail(err)
     }

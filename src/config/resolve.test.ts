@@ -77,7 +77,8 @@ describe('resolveConfig: defaults', () => {
       purgeMethod: true, tagHeaders: new Set(['surrogate-key', 'cache-tag', 'xkey']), maxBans: 10_000, banSweepIntervalMs: 1000,
     })
     assert.deepEqual(Object.keys(config).sort(), [
-      'accessLog', 'admin', 'cookies', 'dropParams', 'invalidation', 'isCoalescing', 'limits', 'listen', 'logLevel', 'name', 'origin', 'perUser', 'rules', 'store', 'trust',
+      'accessLog', 'admin', 'coalescing', 'cookies', 'director', 'dropParams', 'hitForMissMs', 'invalidation', 'isCoalescing', 'limits', 'listen',
+      'logLevel', 'name', 'origin', 'origins', 'perUser', 'rules', 'store', 'trust',
     ])
   })
 
@@ -283,7 +284,7 @@ describe('resolveConfig: errors name the key, the value and the fix', () => {
     assertConfigError(() => resolveConfig({ origin: '' }), 'origin', '""', /give the app's address, e\.g\. --origin http:\/\/127\.0\.0\.1:3000/)
     assertConfigError(() => resolveConfig({ origin: 'https://app:443' }), 'origin', '"https://app:443"', /only http:\/\/ origins \(or unix:\/path\) are supported/)
     assertConfigError(() => resolveConfig({ origin: 'http://app/base' }), 'origin', '"http://app/base"', /no path, query or credentials/)
-    assertConfigError(() => resolveConfig({ origin: { url: 'ftp://app' } }), 'origin', '"ftp://app"', /only http:\/\//)
+    assertConfigError(() => resolveConfig({ origin: { url: 'ftp://app' } }), 'origin.url', '"ftp://app"', /only http:\/\//)
   })
 
   test('a missing origin says how to give one', () => {

@@ -13,6 +13,9 @@ import { DEFAULT_TAG_HEADERS } from '../invalidate/tags.js'
 import { DEFAULT_TRUSTED_NETWORKS, type TrustSettings } from '../invalidate/trust.js'
 import { type LacquerConfig, configSchema, formatConfigIssues } from './schema.js'
 import { parseDuration, parseSize } from './units.js'
+import { ORIGIN_DEFAULTS, type ResolvedDirector, type ResolvedOrigin, resolveOrigins } from './resolve-origins.js'
+
+export type { DirectorType, ResolvedDirector, ResolvedOrigin, ResolvedProbe } from './resolve-origins.js'
 
 export interface ListenAddress {
   host: string
@@ -23,6 +26,7 @@ export interface ResolvedConfig {
   readonly listen: ListenAddress
   /** null: no admin port */
   readonly admin: ListenAddress | null
+  /** the first (or only) origin's address and pool settings; every origin is in `origins` */
   readonly origin: {
     readonly url: string
     readonly connections: number
@@ -30,6 +34,10 @@ export interface ResolvedConfig {
     readonly firstByteTimeoutMs: number
     readonly betweenBytesTimeoutMs: number
   }
+  /** every origin (one when `origin` was given), in config order */
+  readonly origins: readonly ResolvedOrigin[]
+  /** how a fetch chooses among the healthy origins */
+  readonly director: ResolvedDirector
   readonly store: { readonly maxBytes: number; readonly maxObjectBytes: number }
   readonly limits: {
     readonly maxHeaderBytes: number
@@ -39,6 +47,13 @@ export interface ResolvedConfig {
   /** the pseudonym in Via and the cache name in Cache-Status */
   readonly name: string
   readonly isCoalescing: boolean
+  readonly coalescing: {
+    /** requests waiting for one object's fetch, at most */
+    readonly maxWaiters: number
+    readonly waitTimeoutMs: number
+  }
+  /** how long an uncacheable answer makes its key skip coalescing (0: never) */
+  readonly hitForMissMs: number
   readonly logLevel: LogLevel
   readonly cookies: {
     /** cookies that never matter: ignored for the pass decision, removed from looked-up requests */
@@ -78,10 +93,10 @@ export const DEFAULTS = {
   admin: '127.0.0.1:8081',
   storeSize: '256mb',
   maxObjectSize: '16mb',
-  originConnections: 256,
-  connectTimeout: '5s',
-  firstByteTimeout: '60s',
-  betweenBytesTimeout: '60s',
+  originConnections: ORIGIN_DEFAULTS.connections,
+  connectTimeout: ORIGIN_DEFAULTS.connectTimeout,
+  firstByteTimeout: ORIGIN_DEFAULTS.firstByteTimeout,
+  betweenBytesTimeout: ORIGIN_DEFAULTS.betweenBytesTimeout,
   maxHeaderSize: '32kb',
   maxHeaderCount: 100,
   maxUrlSize: '8kb',
@@ -98,6 +113,13 @@ export const DEFAULTS = {
   banSweepInterval: '1s',
 } as const
 
+export const SPIKE_DEFAULTS = {
+  maxWaiters: 10_000,
+  waitTimeout: '30s',
+  /** Varnish's builtin.vcl marks uncacheable objects hit-for-miss for 2 minutes */
+  hitForMiss: '2m',
+} as const
+
 function invalid(key: string, value: unknown, fix: string): LacquerError {
   return new LacquerError('ERR_CONFIG_INVALID', `${key}: ${JSON.stringify(value)} is not valid; ${fix}`)
 }
@@ -110,19 +132,7 @@ export function parseListenAddress(key: string, text: string): ListenAddress {
   return { host: m[1] || m[2] || '127.0.0.1', port }
 }
 
-/** Validates the origin URL: http://host[:port] (no path) or unix:/absolute/path. */
-export function parseOriginUrl(value: string): string {
-  if (typeof value !== 'string' || value === '') throw invalid('origin', value, 'give the app\'s address, e.g. --origin http://127.0.0.1:3000')
-  if (value.startsWith('unix:')) {
-    if (!value.slice(5).startsWith('/')) throw invalid('origin', value, 'a Unix socket origin is unix:/absolute/path.sock')
-    return value
-  }
-  let url: URL
-  try { url = new URL(value) } catch { throw invalid('origin', value, 'use http://HOST:PORT, e.g. http://127.0.0.1:3000') }
-  if (url.protocol !== 'http:') throw invalid('origin', value, 'only http:// origins (or unix:/path) are supported')
-  if (url.pathname !== '/' || url.search || url.hash || url.username) throw invalid('origin', value, 'give only scheme, host and port, with no path, query or credentials')
-  return url.origin
-}
+export { parseOriginUrl } from './resolve-origins.js'
 
 const size = (v: string | number) => parseSize(v)!
 const duration = (v: string | number) => parseDuration(v)!
@@ -134,7 +144,9 @@ export function resolveConfig(input: LacquerConfig): ResolvedConfig {
     throw new LacquerError('ERR_CONFIG_INVALID', `\n  ${formatConfigIssues(parsed.error, data).join('\n  ')}`)
   }
   const c = parsed.data
-  const origin = typeof c.origin === 'string' ? { url: c.origin } : c.origin
+  const { origins, director } = resolveOrigins(c)
+  const first = origins[0]!
+  const coalescing = typeof c.coalescing === 'object' ? c.coalescing : { enabled: c.coalescing }
   const maxBytes = size(c.store?.size ?? DEFAULTS.storeSize)
   // the default object limit shrinks to fit a small store; an explicit one must fit
   const maxObjectBytes = c.store?.maxObjectSize === undefined ? Math.min(size(DEFAULTS.maxObjectSize), maxBytes) : size(c.store.maxObjectSize)
@@ -150,12 +162,14 @@ export function resolveConfig(input: LacquerConfig): ResolvedConfig {
     listen: parseListenAddress('listen', c.listen ?? DEFAULTS.listen),
     admin: c.admin === false ? null : parseListenAddress('admin', c.admin ?? DEFAULTS.admin),
     origin: {
-      url: parseOriginUrl(origin.url),
-      connections: origin.connections ?? DEFAULTS.originConnections,
-      connectTimeoutMs: duration(origin.connectTimeout ?? DEFAULTS.connectTimeout),
-      firstByteTimeoutMs: duration(origin.firstByteTimeout ?? DEFAULTS.firstByteTimeout),
-      betweenBytesTimeoutMs: duration(origin.betweenBytesTimeout ?? DEFAULTS.betweenBytesTimeout),
+      url: first.url,
+      connections: first.connections,
+      connectTimeoutMs: first.connectTimeoutMs,
+      firstByteTimeoutMs: first.firstByteTimeoutMs,
+      betweenBytesTimeoutMs: first.betweenBytesTimeoutMs,
     },
+    origins,
+    director,
     store: { maxBytes, maxObjectBytes },
     limits: {
       maxHeaderBytes: size(c.limits?.maxHeaderSize ?? DEFAULTS.maxHeaderSize),
@@ -163,7 +177,12 @@ export function resolveConfig(input: LacquerConfig): ResolvedConfig {
       maxUrlBytes: size(c.limits?.maxUrlSize ?? DEFAULTS.maxUrlSize),
     },
     name: 'lacquer',
-    isCoalescing: c.coalescing !== false,
+    isCoalescing: coalescing.enabled !== false,
+    coalescing: {
+      maxWaiters: coalescing.maxWaiters ?? SPIKE_DEFAULTS.maxWaiters,
+      waitTimeoutMs: duration(coalescing.waitTimeout ?? SPIKE_DEFAULTS.waitTimeout),
+    },
+    hitForMissMs: c.hitForMiss === false ? 0 : duration(c.hitForMiss ?? SPIKE_DEFAULTS.hitForMiss),
     logLevel: c.logLevel ?? 'info',
     cookies: {
       ignore: [...(c.cookies?.ignoreBuiltin === false ? [] : TRACKING_COOKIE_PATTERNS), ...(c.cookies?.ignore ?? []).map(namePattern)],

@@ -29,13 +29,37 @@ const regexText = z.string().superRefine((v, ctx) => {
 })
 const method = z.string().regex(/^[A-Z][A-Z-]*$/, { message: 'not a method; use upper case, e.g. GET' })
 
+/** A health probe, as Varnish's `probe`: the origin is healthy while `threshold` of the last `window` probes passed. */
+export const probeSchema = z.strictObject({
+  url: z.string().startsWith('/', { message: 'the probe url is a path on the origin, e.g. /healthz' }).optional(),
+  interval: timeoutText.optional(),
+  timeout: timeoutText.optional(),
+  expectedStatus: z.number().int().min(100, { message: 'an HTTP status, 100 to 599' }).max(599, { message: 'an HTTP status, 100 to 599' }).optional(),
+  window: z.number().int().min(1, { message: 'must be 1 to 64' }).max(64, { message: 'must be 1 to 64' }).optional(),
+  threshold: z.number().int().min(1, { message: 'must be ≥ 1' }).optional(),
+  initial: z.number().int().min(0, { message: 'must be ≥ 0' }).optional(),
+}).superRefine((probe, ctx) => {
+  const window = probe.window ?? 8
+  if ((probe.threshold ?? 3) > window) ctx.addIssue({ code: 'custom', path: ['threshold'], message: `must not exceed window (${window}): that many of the last window probes must pass` })
+  if (probe.initial !== undefined && probe.initial > window) ctx.addIssue({ code: 'custom', path: ['initial'], message: `must not exceed window (${window})` })
+})
+
 const originObject = z.strictObject({
+  /** shown in /stats and logs; unique among origins */
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: 'a name of letters, digits, _ . or -' }).optional(),
   url: z.string(),
+  /** share of the requests under the random and hash directors */
+  weight: z.number().positive({ message: 'must be above 0' }).optional(),
   connections: z.number().int().min(1, { message: 'must be ≥ 1' }).optional(),
+  /** requests waiting for a free connection, at most; beyond it a 503 */
+  maxQueue: z.number().int().min(0, { message: 'must be ≥ 0' }).optional(),
   connectTimeout: timeoutText.optional(),
   firstByteTimeout: timeoutText.optional(),
   betweenBytesTimeout: timeoutText.optional(),
+  probe: z.union([z.string().startsWith('/', { message: 'the probe url is a path on the origin, e.g. /healthz' }), probeSchema]).optional(),
 })
+
+export const DIRECTOR_TYPES = ['round-robin', 'random', 'hash', 'fallback'] as const
 
 export const headerEditsSchema = z.strictObject({
   set: z.record(headerName, z.string()).optional(),
@@ -83,7 +107,12 @@ const hooksSchema = z.strictObject(Object.fromEntries(HOOK_NAMES.map((n) => [n, 
 export const configSchema = z.strictObject({
   listen: address.optional(),
   admin: z.union([address, z.literal(false)]).optional(),
-  origin: z.union([z.string(), originObject]),
+  /** one origin; or `origins` for several (exactly one of the two) */
+  origin: z.union([z.string(), originObject]).optional(),
+  origins: z.array(z.union([z.string(), originObject])).min(1, { message: 'give at least one origin' }).optional(),
+  director: z.strictObject({
+    type: z.enum(DIRECTOR_TYPES, { message: `one of ${DIRECTOR_TYPES.join(', ')}` }),
+  }).optional(),
   store: z.strictObject({
     type: z.literal('memory', { message: 'only "memory" for now' }).optional(),
     size: sizeText.optional(),
@@ -94,7 +123,15 @@ export const configSchema = z.strictObject({
     maxHeaderCount: z.number().int().min(1, { message: 'must be ≥ 1' }).optional(),
     maxUrlSize: sizeText.optional(),
   }).optional(),
-  coalescing: z.boolean().optional(),
+  coalescing: z.union([z.boolean(), z.strictObject({
+    enabled: z.boolean().optional(),
+    /** requests waiting for one object's fetch, at most; more get a quick 503 */
+    maxWaiters: z.number().int().min(1, { message: 'must be ≥ 1' }).optional(),
+    /** how long a request waits for the head of the fetch it joined; then a 503 */
+    waitTimeout: timeoutText.optional(),
+  })]).optional(),
+  /** how long an uncacheable answer is remembered so its key skips coalescing (false: never) */
+  hitForMiss: z.union([durationText, z.literal(false)]).optional(),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).optional(),
   cookies: z.strictObject({
     /** cookies that never matter for caching (added to the built-in tracking list) */
@@ -146,6 +183,19 @@ export const configSchema = z.strictObject({
   if (config.trust?.require === 'address-and-token' && config.trust.token === undefined) {
     ctx.addIssue({ code: 'custom', path: ['trust', 'require'], message: 'address-and-token needs trust.token; set one or use address-or-token' })
   }
+  if (config.origin === undefined && config.origins === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['origin'], message: 'required: give the app\'s address, http://HOST:PORT or unix:/path.sock (or several under origins)' })
+  }
+  if (config.origin !== undefined && config.origins !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['origins'], message: 'give origin (one) or origins (several), not both' })
+  }
+  const names = new Set<string>()
+  config.origins?.forEach((origin, i) => {
+    const name = typeof origin === 'string' ? undefined : origin.name
+    if (name === undefined) return
+    if (names.has(name)) ctx.addIssue({ code: 'custom', path: ['origins', i, 'name'], message: 'another origin has this name; names are unique' })
+    names.add(name)
+  })
 })
 
 export type RuleConfig = z.input<typeof ruleSchema>
@@ -160,6 +210,10 @@ export function defineConfig(config: LacquerConfig): LacquerConfig {
 /** What a key taking one of two shapes expects, said once for the error message. */
 const UNION_HINTS: Record<string, string> = {
   origin: 'give the app\'s address as a string (http://HOST:PORT or unix:/path.sock) or as { url, connections, connectTimeout, … }',
+  origins: 'give each origin as a string (http://HOST:PORT or unix:/path.sock) or as { name, url, weight, connections, probe, … }',
+  coalescing: 'expected boolean (true or false), or { enabled, maxWaiters, waitTimeout }',
+  hitForMiss: 'give a duration (e.g. 2m, 30s) or false',
+  probe: 'give the probe\'s path (e.g. /healthz) or { url, interval, timeout, expectedStatus, window, threshold, initial }',
   admin: 'give HOST:PORT (keep it on loopback, e.g. 127.0.0.1:8081) or false for no admin port',
   perUser: 'give exactly one of { cookie: NAME } or { header: NAME }',
   accessLog: 'give false (no access log) or { format: combined | json, output: FILE | - }',
@@ -187,7 +241,9 @@ function formatIssue(issue: Issue, prefix: PropertyKey[], input: unknown): strin
     return [`${fullPath.slice(0, -1).reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '')}: key ${JSON.stringify(String(fullPath[fullPath.length - 1]))} — ${why}`]
   }
   if (issue.code === 'invalid_union') {
-    const last = String(fullPath[fullPath.length - 1] ?? '')
+    // an element of a list (origins[1]) is hinted by the list's name
+    const at = fullPath[fullPath.length - 1]
+    const last = String((typeof at === 'number' ? fullPath[fullPath.length - 2] : at) ?? '')
     // an object given where an object shape is allowed: report that branch's own problems
     if (value && typeof value === 'object' && last !== 'perUser') {
       const branch = issue.errors.find((errs) => errs.every((e) => e.path.length > 0 || e.code !== 'invalid_type'))

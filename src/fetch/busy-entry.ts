@@ -59,6 +59,8 @@ export class BusyEntry {
   waiters = 0
   /** the invalidation sequence number when the fetch began (see invalidate/invalidator.ts) */
   invalidationSeq = 0
+  /** requests waiting for the head right now (bounded by coalescing.maxWaiters) */
+  waitingForHead = 0
   private chunks: Buffer[] | null = []
   private retainedBytes = 0
   private shouldRetain = true

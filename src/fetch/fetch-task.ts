@@ -123,7 +123,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   let res
   try {
     res = await ctx.origin.request({
-      method: request.method, path: request.path, headers, body: job.body, onInformational: job.onInformational,
+      method: request.method, path: request.path, headers, body: job.body, onInformational: job.onInformational, key: job.key,
     })
   } catch (err) {
     const body = job.body as (Readable & { complete?: boolean }) | undefined

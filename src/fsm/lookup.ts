@@ -7,7 +7,9 @@
  *   stale, within swr            → hit (and one background refresh)       RFC 5861 §3
  *   soft-purged, within grace    → hit (and one background refresh)
  *   stale otherwise              → miss, revalidating it                   RFC 9111 §4.3
- *   nothing, a joinable fetch    → wait for its head, then deliver it if it may be shared
+ *   nothing, a joinable fetch    → wait for its head (bounded: fsm/wait-for-fetch.ts), then
+ *                                  deliver it if it may be shared; the stale object if it failed
+ *   a key found uncacheable      → miss at once, never waiting (hit-for-miss)
  *   nothing                      → miss (pass for HEAD and Range: nothing to store)
  * Exits: hit, miss, pass, deliver, synth.
  */
@@ -17,8 +19,10 @@ import { has } from '../http-cache/header-list.js'
 import { forbidsServingStale } from '../http-cache/storability.js'
 import { varyMatches } from '../http-cache/vary.js'
 import type { StoredObject } from '../store/types.js'
+import { staleForErrorStatus, staleOrErrorAnswer } from './stale-on-error.js'
 import type { Next, Step } from './steps.js'
 import type { Transaction } from './transaction.js'
+import { waitForHead } from './wait-for-fetch.js'
 
 export const lookup: Step = {
   name: 'lookup',
@@ -79,12 +83,14 @@ function joinable(tx: Transaction) {
 }
 
 function joinOrMiss(tx: Transaction): Next | Promise<Next> {
+  if (isHitForMiss(tx)) return 'miss'
   const busy = joinable(tx)
   return busy ? waitFor(tx, busy) : 'miss'
 }
 
 /** A HEAD with nothing stored may still ride on a GET under way; else it is forwarded as is. */
 function joinOrPass(tx: Transaction): Next | Promise<Next> {
+  if (isHitForMiss(tx)) return 'pass'
   const busy = joinable(tx)
   return busy ? waitFor(tx, busy) : 'pass'
 }
@@ -93,14 +99,13 @@ async function waitFor(tx: Transaction, busy: NonNullable<Transaction['busy']>):
   busy.waiters++
   tx.ctx.counters.coalesced++
   tx.cacheStatus.collapsed = true
-  const head = await busy.whenHead()
-  if (head instanceof LacquerError) {
-    tx.synthetic = { status: head.statusCode, reason: head.message, error: head }
-    return 'synth'
-  }
+  const head = await waitForHead(tx, busy)
+  if (head instanceof LacquerError) return staleOrErrorAnswer(tx, head)
   // never hand one client's response to another unless it is shareable and selected for this request
   const fits = head.isShareable && head.vary !== '*' && varyMatches(head.vary, head.varyValues, tx.request.headers)
   if (!fits || !busy.canJoin()) {
+    const stale = staleForErrorStatus(tx, head.status)
+    if (stale) return stale
     tx.mustNotCoalesce = true
     tx.cacheStatus.collapsed = false
     tx.cacheStatus.detail = 'NOT-SHAREABLE'
@@ -113,4 +118,12 @@ async function waitFor(tx: Transaction, busy: NonNullable<Transaction['busy']>):
   tx.busy = busy
   tx.head = head
   return 'deliver'
+}
+
+/** A key found uncacheable a moment ago goes to the origin at once, in parallel (fetch/hit-for-miss.ts). */
+function isHitForMiss(tx: Transaction): boolean {
+  if (!tx.ctx.hitForMiss.has(tx.key)) return false
+  tx.isHitForMiss = true
+  tx.cacheStatus.detail = 'HIT-FOR-MISS'
+  return true
 }

@@ -8,15 +8,13 @@
  * Exits: deliver, hit, pass, synth.
  */
 import { LacquerError } from '../errors.js'
+import type { FetchedHead } from '../fetch/busy-entry.js'
 import { startFetch } from '../fetch/fetch-task.js'
-import { ttlMs } from '../http-cache/freshness.js'
-import type { CacheStatusDetail } from '../observe/cache-status.js'
-import { DETAIL_BY_ERROR } from './synth.js'
+import { ERROR_STATUSES, onBackendError, serveStale, staleOrErrorAnswer } from './stale-on-error.js'
 import type { Step } from './steps.js'
 import type { Transaction } from './transaction.js'
 
-/** Origin statuses that count as "the origin is failing" for stale-if-error (RFC 5861 §4). */
-export const ERROR_STATUSES = new Set([500, 502, 503, 504])
+export { ERROR_STATUSES } from './stale-on-error.js'
 
 export const miss: Step = {
   name: 'miss',
@@ -31,17 +29,10 @@ export const miss: Step = {
       mode: 'miss', key: tx.key, partition: tx.partition, request: tx.request, stale: tx.object,
       onInformational: (status, headers) => tx.sink.informational(status, headers),
     })
-    if (ctx.config.isCoalescing && !tx.mustNotCoalesce) ctx.busy.set(tx.key, busy)
+    // a hit-for-miss key is fetched by each request on its own: nobody waits behind it
+    if (ctx.config.isCoalescing && !tx.mustNotCoalesce && !tx.isHitForMiss) ctx.busy.set(tx.key, busy)
     const head = await busy.whenHead()
-    if (head instanceof LacquerError) {
-      const decision = onBackendError(tx, head.code, undefined)
-      if (decision === 'serveStale') return serveStale(tx, head.code === 'ERR_ORIGIN_TIMEOUT' ? 'ORIGIN-TIMEOUT' : 'ORIGIN-UNREACHABLE')
-      // a policy's own reason is shown as given; without one, the error's catalog entry answers
-      tx.synthetic = decision?.reason
-        ? { status: decision.status, reason: decision.reason, detail: DETAIL_BY_ERROR[head.code] }
-        : { status: decision?.status || head.statusCode, reason: head.message, error: head }
-      return 'synth'
-    }
+    if (head instanceof LacquerError) return staleOrErrorAnswer(tx, head)
     if (ERROR_STATUSES.has(head.status) && !head.revalidated) {
       const decision = onBackendError(tx, undefined, head.status)
       if (decision !== undefined) {
@@ -61,27 +52,20 @@ export const miss: Step = {
     }
     tx.object = undefined
     tx.cacheStatus.stored = head.isStored
-    if (head.detail) tx.cacheStatus.detail = head.detail
+    rememberUncacheable(tx, head)
+    if (head.detail && !tx.isHitForMiss) tx.cacheStatus.detail = head.detail
     return 'deliver'
   },
 }
 
-/** Asks policy what a failing origin means here: 'serveStale', a synthetic answer, or undefined (deliver the error). */
-function onBackendError(tx: Transaction, code: string | undefined, status: number | undefined): 'serveStale' | { status: number; reason: string } | undefined {
-  // a hard purge while the fetch was under way takes the stale copy out of reach too
-  const stale = tx.object?.isPurged ? undefined : tx.object
-  const action = tx.ctx.policy.backendError({
-    code, status, request: tx.request,
-    stale: stale ? { staleForMs: -ttlMs(stale.freshness, Date.now()), cc: stale.cc } : undefined,
-  })
-  if (action.action === 'serveStale') return stale ? 'serveStale' : undefined
-  if (action.action === 'synth') return { status: action.status, reason: action.reason }
-  return undefined
-}
-
-function serveStale(tx: Transaction, detail: CacheStatusDetail): 'hit' {
-  tx.cacheStatus.fwd = 'stale'
-  tx.cacheStatus.detail = detail
-  tx.serveStaleOnError = true
-  return 'hit'
+/**
+ * Hit-for-miss (Varnish): an answer that was neither stored nor shareable makes its key skip
+ * coalescing for a while, so the next requests go to the origin in parallel instead of
+ * queueing behind one another; a stored answer ends that at once. Failing origins (5xx) are
+ * not remembered: that is stale-if-error's business.
+ */
+function rememberUncacheable(tx: Transaction, head: FetchedHead): void {
+  const { ctx } = tx
+  if (head.isStored) ctx.hitForMiss.forget(tx.key)
+  else if (!head.isShareable && !ERROR_STATUSES.has(head.status) && ctx.config.hitForMissMs > 0) ctx.hitForMiss.remember(tx.key, ctx.config.hitForMissMs)
 }

@@ -7,7 +7,7 @@
 import type { HeaderList } from '../http-cache/header-list.js'
 import { formatHttpDate } from '../http-cache/http-date.js'
 import type { CacheStatusDetail } from '../observe/cache-status.js'
-import { ERRORS, type ErrorCode } from '../errors.js'
+import { ERRORS, RETRY_AFTER_SECONDS, type ErrorCode } from '../errors.js'
 import { addProxyFields } from './deliver.js'
 import type { Step } from './steps.js'
 
@@ -16,6 +16,10 @@ export const DETAIL_BY_ERROR: Partial<Record<ErrorCode, CacheStatusDetail>> = {
   ERR_ORIGIN_TIMEOUT: 'ORIGIN-TIMEOUT',
   ERR_ORIGIN_BAD_RESPONSE: 'ORIGIN-BAD-RESPONSE',
   ERR_ORIGIN_INCOMPLETE_BODY: 'INCOMPLETE-BODY',
+  ERR_ORIGIN_ALL_SICK: 'NO-HEALTHY-ORIGIN',
+  ERR_ORIGIN_QUEUE_FULL: 'ORIGIN-QUEUE-FULL',
+  ERR_ORIGIN_TOO_MANY_WAITERS: 'TOO-MANY-WAITERS',
+  ERR_ORIGIN_WAIT_TIMEOUT: 'WAIT-TIMEOUT',
   ERR_HTTP_BAD_REQUEST: 'BAD-REQUEST',
   ERR_HTTP_BAD_HOST: 'BAD-REQUEST',
   ERR_HTTP_HEADERS_TOO_LARGE: 'BAD-REQUEST',
@@ -41,7 +45,11 @@ export const synth: Step = {
       ['content-length', String(body.length)],
       ['cache-control', 'no-store'],
     ]
-    if (synthetic.error) headers.push(['lacquer-error', synthetic.error.code])
+    if (synthetic.error) {
+      headers.push(['lacquer-error', synthetic.error.code])
+      const retryAfter = RETRY_AFTER_SECONDS[synthetic.error.code]
+      if (retryAfter !== undefined && synthetic.status === 503) headers.push(['retry-after', String(retryAfter)])
+    }
     addProxyFields(tx, headers)
     tx.sink.send(synthetic.status, '', headers, tx.request.method === 'HEAD' ? undefined : body)
     return 'finish'

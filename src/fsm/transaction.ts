@@ -76,6 +76,8 @@ export class Transaction {
   serveStaleOnError = false
   /** must not join or create a shared fetch (a waiter whose leader's response did not fit it) */
   mustNotCoalesce = false
+  /** the key was found uncacheable a moment ago: fetched on its own, never waits behind another request */
+  isHitForMiss = false
   passDetail?: CacheStatusDetail
   /** a trusted caller asked (Lacquer-Debug) to see the internal fields: tags */
   showsTags = false

@@ -24,6 +24,8 @@ export interface OriginRequest {
   path: string
   headers: HeaderList
   body?: Readable
+  /** the cache key of the fetch: what the hash director hashes (default: the path) */
+  key?: string
   /** called for each 1xx interim response (RFC 9110 §15.2) before the final one */
   onInformational?: (status: number, headers: HeaderList) => void
 }

@@ -4,6 +4,7 @@
  * builtin.vcl). It also interprets the config's rules (data). Each rule can be reused on its
  * own; in each hook the first rule that answers decides.
  */
+import { ERRORS, type ErrorCode } from '../errors.js'
 import { parseCacheControl } from '../http-cache/cache-control.js'
 import { getAll, has } from '../http-cache/header-list.js'
 import { canStoreResponse, forbidsServingStale } from '../http-cache/storability.js'
@@ -170,7 +171,7 @@ export function createBuiltinPolicy(settings: BuiltinSettings): CompiledPolicy {
     deliver: (req) => ({ action: 'deliver', edits: req.rule?.responseHeaders }),
     backendRequest: () => ({ action: 'fetch' }),
     backendResponse: (res) => berespSetCookie(res) ?? berespVaryStar(res) ?? berespRfc9111(res) ?? berespRule(res),
-    backendError: (err) => errStale(err, settings) ?? (err.code ? { action: 'synth', status: err.code === 'ERR_ORIGIN_TIMEOUT' ? 504 : 502, reason: '' } : { action: 'deliverError' }),
+    backendError: (err) => errStale(err, settings) ?? (err.code ? { action: 'synth', status: ERRORS[err.code as ErrorCode]?.statusCode ?? 502, reason: '' } : { action: 'deliverError' }),
   }
 }
 

@@ -103,3 +103,53 @@ test('demo: prints the URLs and serves the sample site through the cache', async
   cli.child.kill('SIGTERM')
   assert.equal(await cli.exited, 0)
 })
+
+test('serve --origin unix:/path.sock: HTTP over a Unix domain socket, end to end, cached', async () => {
+  const { startRestartableOrigin } = await import('../helpers/restartable-origin.js')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'lacquer-unix-'))
+  const app = await startRestartableOrigin('over-the-socket', { socketPath: join(dir, 'app.sock') })
+  app.handler = (req, res) => { res.writeHead(200, { 'cache-control': 'max-age=60' }); res.end(`socket says ${req.url} to ${req.headers.host}`) }
+  try {
+    const cli = run(['serve', '--origin', app.url, '--listen', '127.0.0.1:0', '--no-admin', '--log-level', 'warn'])
+    const [, url] = await cli.waitFor(/serving (http:\/\/\S+) → unix:/)
+    const first = await request(`${url}/over/unix`)
+    assert.equal(first.status, 200)
+    assert.match(first.body, /^socket says \/over\/unix to 127\.0\.0\.1:\d+$/)
+    const second = await request(`${url}/over/unix`)
+    assert.ok(isHit(second), cacheStatus(second))
+    assert.equal(app.served, 1)
+    cli.child.kill('SIGTERM')
+    assert.equal(await cli.exited, 0)
+  } finally {
+    await app.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('serve --origin given twice: several origins, round-robin by default, --director to choose', async () => {
+  const { startRestartableOrigin } = await import('../helpers/restartable-origin.js')
+  const a = await startRestartableOrigin('a')
+  const b = await startRestartableOrigin('b')
+  try {
+    const cli = run(['serve', '--origin', a.url, '--origin', b.url, '--listen', '127.0.0.1:0', '--no-admin', '--log-level', 'warn'])
+    const [, url] = await cli.waitFor(/serving (http:\/\/\S+) → http:\/\/\S+, http:\/\/\S+/)
+    const got = [(await request(`${url}/1`)).body, (await request(`${url}/2`)).body]
+    assert.deepEqual(got.sort(), ['a', 'b'])
+    cli.child.kill('SIGTERM')
+    assert.equal(await cli.exited, 0)
+    const fallback = run(['serve', '--origin', a.url, '--origin', b.url, '--director', 'fallback', '--listen', '127.0.0.1:0', '--no-admin', '--log-level', 'warn'])
+    const [, url2] = await fallback.waitFor(/serving (http:\/\/\S+)/)
+    assert.deepEqual([(await request(`${url2}/1`)).body, (await request(`${url2}/2`)).body], ['a', 'a'])
+    fallback.child.kill('SIGTERM')
+    assert.equal(await fallback.exited, 0)
+    const bad = run(['serve', '--origin', a.url, '--director', 'nearest', '--listen', '127.0.0.1:0', '--no-admin'])
+    assert.equal(await bad.exited, 2)
+    assert.match(bad.stderr, /director\.type: "nearest" — one of round-robin, random, hash, fallback/)
+  } finally {
+    await a.stop()
+    await b.stop()
+  }
+})

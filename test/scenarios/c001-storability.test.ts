@@ -34,7 +34,9 @@ describe('no-store and private', () => {
       assert.equal(first.body, `${path} #1`)
       assert.equal(second.body, `${path} #2`)
       assert.ok(!isHit(second), cacheStatus(second))
-      assert.match(cacheStatus(second), /detail=RESPONSE-NO-STORE/)
+      assert.match(cacheStatus(first), /detail=RESPONSE-NO-STORE/)
+      // the key is now remembered as uncacheable (hit-for-miss): fetched at once, never coalesced
+      assert.match(cacheStatus(second), /detail=HIT-FOR-MISS/)
       assert.doesNotMatch(cacheStatus(first), /; stored/)
       assert.equal(env.origin.count(path), 2)
     })
@@ -68,9 +70,10 @@ describe('no-store and private', () => {
     for (const value of ['private', 'max-age=60, private', 'Private, s-maxage=60']) {
       const path = `/c001/private/${encodeURIComponent(value)}`
       serve(path, 200, { 'cache-control': value })
-      const { second } = await twice(path)
+      const { first, second } = await twice(path)
       assert.equal(second.body, `${path} #2`, value)
-      assert.match(cacheStatus(second), /detail=RESPONSE-PRIVATE/, value)
+      assert.match(cacheStatus(first), /detail=RESPONSE-PRIVATE/, value)
+      assert.match(cacheStatus(second), /detail=HIT-FOR-MISS/, value)
       assert.equal(env.origin.count(path), 2, value)
     }
   })

@@ -133,10 +133,11 @@ describe('Vary: *', () => {
       serve(path, vary)
       const first = await get(path)
       assert.doesNotMatch(cacheStatus(first), /; stored/)
+      assert.match(cacheStatus(first), /detail=VARY-STAR/)
       const second = await get(path)
       assert.ok(!isHit(second), cacheStatus(second))
       assert.equal(second.body, '#2')
-      assert.match(cacheStatus(second), /detail=VARY-STAR/)
+      assert.match(cacheStatus(second), /detail=HIT-FOR-MISS/)
       assert.equal(env.origin.count(path), 2)
     })
   }

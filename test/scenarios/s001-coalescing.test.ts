@@ -36,6 +36,9 @@ async function streamBody(res: http.ServerResponse): Promise<void> {
     if (i === 0) streamHeadSent()
     await sleep(CHUNK_DELAY_MS)
   }
+  // on a loaded machine the 200 clients may take longer to arrive than the body to stream:
+  // the last chunk waits (at most 5 s) until every one of them has joined, so each is a waiter
+  for (const deadline = Date.now() + 5000; proxy.proxy.counters.coalesced < CLIENTS - 1 && Date.now() < deadline;) await sleep(10)
   res.end()
 }
 

@@ -1,0 +1,364 @@
+#!/usr/bin/env node
+/**
+ * Spike benchmark: "a link from a giant portal's front page".
+ *
+ *   1. burst   — a cold popular page on a slow (200 ms) origin is hit by BURST (2,000)
+ *                concurrent clients at once, each on its own new connection;
+ *   2. outage  — a steady closed-loop load on cached pages (max-age=2, stale-if-error=60)
+ *                while the origin process is killed (SIGKILL) for 10 s and then restarted.
+ *
+ * Run against Lacquer (`dist/src/cli/main.js serve`) and, side by side, Debian's Varnish
+ * (`/usr/sbin/varnishd`, malloc store, grace 60 s, started here on a free port with a VCL file
+ * written into a temp dir). Origin, proxies and load generators are separate processes. It
+ * reports origin requests, client success ratio, latency percentiles and stale answers.
+ * It measures; it never asserts. Run `npm run build` first (or `npm run bench:spike`).
+ *
+ * Environment: BURST (2000), STEADY_CLIENTS (50), PAGES (20), OUTAGE_MS (10000), SPIKE_JSON (a
+ * file for the raw figures), LACQUER_NODE_FLAGS (node flags for the Lacquer process, e.g.
+ * --max-semi-space-size=32).
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const SELF = fileURLToPath(import.meta.url)
+const ORIGIN_DELAY_MS = 200
+const MAX_AGE_S = 2
+const BURST = Number(process.env.BURST ?? 2000)
+const STEADY_CLIENTS = Number(process.env.STEADY_CLIENTS ?? 50)
+const PAGES = Number(process.env.PAGES ?? 20)
+const WARM_MS = 4000
+const OUTAGE_MS = Number(process.env.OUTAGE_MS ?? 10_000)
+const AFTER_MS = 6000
+const VARNISHD = '/usr/sbin/varnishd'
+
+
+// ── origin process: every answer takes 200 ms; prints one line per request it receives ──────
+function runOrigin(port) {
+  const page = (title) => `<!doctype html><title>${title}</title>${'<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>'.repeat(150)}`
+  const server = http.createServer((req, res) => {
+    process.stdout.write(`REQ ${req.url}\n`)
+    setTimeout(() => {
+      const body = Buffer.from(page(req.url))
+      const cacheControl = req.url === '/popular' ? 'max-age=60' : `max-age=${MAX_AGE_S}, stale-if-error=60`
+      res.writeHead(200, { 'content-type': 'text/html', 'content-length': body.length, 'cache-control': cacheControl })
+      res.end(body)
+    }, ORIGIN_DELAY_MS)
+  })
+  server.keepAliveTimeout = 30_000
+  server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => process.stdout.write('READY\n'))
+}
+
+// ── burst process: N clients connect, then all send their request at the same moment ──────
+// Raw sockets with a minimal HTTP/1.1 reader (Content-Length bodies): the load generator's own
+// cost per request stays small, so what is measured is the proxy. Latency is from the write of
+// the request to the last byte of the response; connecting is timed apart (`connectMs`).
+function runBurst(url, count) {
+  const { hostname, port, pathname } = new URL(url)
+  const request = Buffer.from(`GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUser-Agent: spike\r\n\r\n`)
+  const results = []
+  const sockets = []
+  const connectStartedAt = performance.now()
+  let connected = 0
+  for (let i = 0; i < count; i++) {
+    const socket = net.connect({ host: hostname, port: Number(port) })
+    socket.setNoDelay(true)
+    sockets.push(socket)
+    socket.once('connect', () => { if (++connected === count) fire() })
+    socket.on('error', () => { if (!socket.done) finish(socket, 0) })
+  }
+  let firedAt = 0
+  let connectMs = 0
+  function fire() {
+    connectMs = performance.now() - connectStartedAt
+    firedAt = performance.now()
+    for (const socket of sockets) {
+      let head = null
+      let length = 0
+      let received = 0
+      let buffered = Buffer.alloc(0)
+      socket.t0 = performance.now()
+      socket.on('data', (chunk) => {
+        if (!head) {
+          buffered = Buffer.concat([buffered, chunk])
+          const end = buffered.indexOf('\r\n\r\n')
+          if (end < 0) return
+          head = buffered.subarray(0, end).toString('latin1')
+          length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0)
+          received = buffered.length - end - 4
+        } else {
+          received += chunk.length
+        }
+        if (received >= length) finish(socket, Number(head.slice(9, 12)))
+      })
+      socket.write(request)
+    }
+  }
+  function finish(socket, status) {
+    socket.done = true
+    results.push({ status, ms: performance.now() - (socket.t0 ?? connectStartedAt) })
+    socket.destroy()
+    if (results.length === count) {
+      process.stdout.write(JSON.stringify({ connectMs, wallMs: performance.now() - firedAt, results }), () => process.exit(0))
+    }
+  }
+}
+
+// ── steady process: closed loop, keep-alive, over the cached pages, for durationMs ────────────
+function runSteady(base, clients, durationMs) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients })
+  const records = []
+  const until = Date.now() + durationMs
+  let next = 0
+  const one = () => new Promise((resolve) => {
+    const path = `/page/${next++ % PAGES}`
+    const at = Date.now()
+    const t0 = performance.now()
+    const req = http.get(`${base}${path}`, { agent }, (res) => {
+      res.resume()
+      res.on('end', () => {
+        const age = Number(res.headers.age ?? 0)
+        const cs = String(res.headers['cache-status'] ?? '')
+        records.push([at, performance.now() - t0, res.statusCode, age, /fwd=stale/.test(cs) && /; hit/.test(cs) ? 1 : 0])
+        resolve()
+      })
+      res.on('error', () => { records.push([at, performance.now() - t0, 0, 0, 0]); resolve() })
+    })
+    req.on('error', () => { records.push([at, performance.now() - t0, 0, 0, 0]); resolve() })
+  })
+  const loop = async () => { while (Date.now() < until) await one() }
+  Promise.all(Array.from({ length: clients }, loop)).then(() => {
+    process.stdout.write(JSON.stringify(records), () => process.exit(0))
+  })
+}
+
+// ── orchestration ─────────────────────────────────────────────────────────────────────────────
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
+  })
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Starts a process of this script; resolves when it prints `ready` (or at once). */
+const children = new Set()
+process.on('exit', () => { for (const proc of children) if (proc.exitCode === null) proc.kill('SIGKILL') })
+
+function child(args, ready) {
+  const proc = spawn(process.execPath, [SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  children.add(proc)
+  let out = ''
+  proc.stdout.on('data', (d) => { out += d })
+  const exited = new Promise((resolve) => proc.on('exit', () => resolve(out)))
+  const started = ready ? waitForText(() => out, ready, proc) : Promise.resolve()
+  return { proc, exited, started, get out() { return out } }
+}
+
+async function waitForText(get, text, proc, ms = 15_000) {
+  const until = Date.now() + ms
+  while (!get().includes(text)) {
+    if (proc.exitCode !== null || Date.now() > until) throw new Error(`no "${text}" from ${proc.spawnargs.join(' ')}`)
+    await sleep(20)
+  }
+}
+
+function get(url) {
+  return new Promise((resolve) => {
+    http.get(url, { agent: false }, (res) => {
+      let body = ''
+      res.on('data', (d) => { body += d })
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }))
+    }).on('error', (err) => resolve({ status: 0, error: err.code }))
+  })
+}
+
+/** An origin process on `port`, restartable; counts every request any of its lives received. */
+function originOn(port) {
+  let lives = []
+  const start = async () => {
+    const o = child(['origin', String(port)], 'READY')
+    await o.started
+    lives.push(o)
+    return o
+  }
+  const requests = (prefix = '') => lives.reduce((n, o) => n + o.out.split('\n').filter((l) => l.startsWith(`REQ ${prefix}`)).length, 0)
+  const kill = () => { const o = lives[lives.length - 1]; o.proc.kill('SIGKILL'); return o.exited }
+  return { start, kill, requests, stopAll: () => Promise.all(lives.map((o) => { if (o.proc.exitCode === null) o.proc.kill('SIGKILL'); return o.exited })) }
+}
+
+function percentile(sorted, p) {
+  if (!sorted.length) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
+}
+
+function latency(values) {
+  const s = [...values].sort((a, b) => a - b)
+  return { p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s[s.length - 1] }
+}
+
+async function startLacquer(originPort) {
+  const port = await freePort()
+  const admin = await freePort()
+  const nodeFlags = (process.env.LACQUER_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+  const proc = spawn(process.execPath, [...nodeFlags, 'dist/src/cli/main.js', 'serve', '--origin', `http://127.0.0.1:${originPort}`,
+    '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  children.add(proc)
+  let out = ''
+  proc.stdout.on('data', (d) => { out += d })
+  await waitForText(() => out, 'serving', proc)
+  return { name: 'Lacquer', url: `http://127.0.0.1:${port}`, stop: () => { proc.kill('SIGTERM'); return new Promise((r) => proc.on('exit', r)) } }
+}
+
+async function startVarnish(originPort) {
+  const dir = mkdtempSync(join(tmpdir(), 'lacquer-spike-varnish-'))
+  // varnishd started as root drops to its own user, which must read the VCL
+  chmodSync(dir, 0o755)
+  const port = await freePort()
+  const vcl = join(dir, 'spike.vcl')
+  writeFileSync(vcl, `vcl 4.1;
+backend default {
+  .host = "127.0.0.1";
+  .port = "${originPort}";
+  .connect_timeout = 1s;
+  .first_byte_timeout = 10s;
+}
+sub vcl_backend_response {
+  # grace: serve a stale object for up to 60 s while one background fetch refreshes it
+  set beresp.grace = 60s;
+  set beresp.keep = 60s;
+}
+`)
+  const proc = spawn(VARNISHD, ['-F', '-n', join(dir, 'n'), '-a', `127.0.0.1:${port}`, '-f', vcl, '-s', 'malloc,256m',
+    '-p', 'thread_pool_min=200', '-p', 'listen_depth=4096'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(proc)
+  let out = ''
+  proc.stdout.on('data', (d) => { out += d })
+  proc.stderr.on('data', (d) => { out += d })
+  const until = Date.now() + 20_000
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`varnishd exited: ${out}`)
+    if ((await get(`http://127.0.0.1:${port}/__ready`)).status) break
+    if (Date.now() > until) throw new Error(`varnishd did not answer: ${out}`)
+    await sleep(100)
+  }
+  return {
+    name: 'Varnish', url: `http://127.0.0.1:${port}`,
+    stop: async () => { proc.kill('SIGTERM'); await new Promise((r) => proc.on('exit', r)); rmSync(dir, { recursive: true, force: true }) },
+  }
+}
+
+async function runScenario(start) {
+  const originPort = await freePort()
+  const origin = originOn(originPort)
+  await origin.start()
+  let proxy
+  try {
+    proxy = await start(originPort)
+    // 1. the burst on a cold URL
+    const burstChild = child(['burst', `${proxy.url}/popular`, String(BURST)])
+    const burst = JSON.parse(await burstChild.exited)
+    const ok = burst.results.filter((r) => r.status === 200).length
+    const burstReport = {
+      originRequests: origin.requests('/popular'), clients: BURST, success: ok / BURST, wallMs: burst.wallMs, connectMs: burst.connectMs,
+      latency: latency(burst.results.map((r) => r.ms)),
+    }
+    // 2. steady load on cached pages; the origin killed for OUTAGE_MS, then restarted
+    for (let i = 0; i < PAGES; i++) await get(`${proxy.url}/page/${i}`)
+    const beforeSteady = origin.requests('/page/')
+    const steady = child(['steady', proxy.url, String(STEADY_CLIENTS), String(WARM_MS + OUTAGE_MS + AFTER_MS)])
+    await sleep(WARM_MS)
+    const killedAt = Date.now()
+    await origin.kill()
+    await sleep(OUTAGE_MS)
+    await origin.start()
+    const restartedAt = Date.now()
+    const records = JSON.parse(await steady.exited)
+    const during = records.filter(([at]) => at >= killedAt && at < restartedAt)
+    const isStale = ([, , status, age]) => status === 200 && age > MAX_AGE_S
+    const after = records.filter(([at]) => at >= restartedAt)
+    // by when it was answered: a request under way at the restart may be the first fresh one
+    const freshAt = after.filter((r) => r[2] === 200 && !isStale(r)).map((r) => r[0] + r[1]).sort((a, b) => a - b)[0]
+    const staleLate = after.filter((r) => r[0] >= restartedAt + 2000 && isStale(r)).length
+    const outageReport = {
+      requests: records.length, errors: records.filter((r) => r[2] !== 200).length,
+      duringOutage: during.length, errorsDuringOutage: during.filter((r) => r[2] !== 200).length,
+      staleDuringOutage: during.filter(isStale).length,
+      staleCacheStatus: during.filter((r) => r[4] === 1).length,
+      latencyDuringOutage: latency(during.map((r) => r[1])),
+      latencyAll: latency(records.map((r) => r[1])),
+      originRequests: origin.requests('/page/') - beforeSteady,
+      firstFreshAfterRestartMs: freshAt === undefined ? null : freshAt - restartedAt,
+      staleAnswersMoreThan2sAfterRestart: staleLate,
+    }
+    return { burst: burstReport, outage: outageReport }
+  } finally {
+    await proxy?.stop()
+    await origin.stopAll()
+  }
+}
+
+function fmt(n, digits = 0) {
+  return Number.isFinite(n) ? n.toFixed(digits) : '–'
+}
+
+function printSideBySide(results) {
+  const names = Object.keys(results)
+  const rows = [
+    ['burst: clients on one cold URL', (r) => String(r.burst.clients)],
+    ['burst: origin requests', (r) => String(r.burst.originRequests)],
+    ['burst: client success', (r) => `${fmt(r.burst.success * 100, 2)} %`],
+    ['burst: latency p50 / p90 / p99 / max (ms)', (r) => `${fmt(r.burst.latency.p50)} / ${fmt(r.burst.latency.p90)} / ${fmt(r.burst.latency.p99)} / ${fmt(r.burst.latency.max)}`],
+    ['burst: all answered after (ms)', (r) => fmt(r.burst.wallMs)],
+    [`burst: opening the ${BURST} connections took (ms)`, (r) => fmt(r.burst.connectMs)],
+    ['outage: requests (whole steady run)', (r) => String(r.outage.requests)],
+    ['outage: client errors (whole run)', (r) => String(r.outage.errors)],
+    [`outage: requests while the origin was down (${OUTAGE_MS / 1000} s)`, (r) => String(r.outage.duringOutage)],
+    ['outage: errors while down', (r) => String(r.outage.errorsDuringOutage)],
+    ['outage: stale answers while down (Age > max-age)', (r) => String(r.outage.staleDuringOutage)],
+    ['outage: of them, Cache-Status hit; fwd=stale', (r) => (r.outage.staleCacheStatus ? String(r.outage.staleCacheStatus) : '– (not sent)')],
+    ['outage: latency while down p50 / p99 / max (ms)', (r) => `${fmt(r.outage.latencyDuringOutage.p50, 1)} / ${fmt(r.outage.latencyDuringOutage.p99, 1)} / ${fmt(r.outage.latencyDuringOutage.max, 1)}`],
+    ['outage: latency whole run p50 / p99 (ms)', (r) => `${fmt(r.outage.latencyAll.p50, 1)} / ${fmt(r.outage.latencyAll.p99, 1)}`],
+    ['outage: origin requests for the pages', (r) => String(r.outage.originRequests)],
+    ['outage: first fresh answer after restart (ms)', (r) => fmt(r.outage.firstFreshAfterRestartMs)],
+    ['outage: stale answers > 2 s after restart', (r) => String(r.outage.staleAnswersMoreThan2sAfterRestart)],
+  ]
+  const width = Math.max(...rows.map(([label]) => label.length))
+  const col = 30
+  console.log(`\n${''.padEnd(width)}  ${names.map((n) => n.padEnd(col)).join('')}`)
+  for (const [label, cell] of rows) console.log(`${label.padEnd(width)}  ${names.map((n) => cell(results[n]).padEnd(col)).join('')}`)
+}
+
+async function main() {
+  if (!existsSync('dist/src/cli/main.js')) {
+    console.error('spike: run `npm run build` first (or `npm run bench:spike`)')
+    process.exit(1)
+  }
+  const nofile = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim())
+  if (nofile < BURST + 500) console.warn(`spike: open-file limit ${nofile} is low for ${BURST} clients; raise it with \`ulimit -n 20000\``)
+  console.log(`spike: ${BURST} concurrent clients on one cold URL (origin ${ORIGIN_DELAY_MS} ms), then ${STEADY_CLIENTS} steady clients on ${PAGES} cached pages`
+    + ` (max-age=${MAX_AGE_S}, stale-if-error=60) with the origin killed for ${OUTAGE_MS / 1000} s`)
+  const results = {}
+  results.Lacquer = await runScenario(startLacquer)
+  console.log('Lacquer done')
+  if (existsSync(VARNISHD)) {
+    results.Varnish = await runScenario(startVarnish)
+    console.log('Varnish done')
+  } else {
+    console.log(`spike: ${VARNISHD} not found, Varnish skipped; install it with: sudo apt-get install -y varnish`)
+  }
+  printSideBySide(results)
+  if (process.env.SPIKE_JSON) writeFileSync(process.env.SPIKE_JSON, JSON.stringify(results, null, 2))
+}
+
+// the parent going away ends its children quietly
+process.stdout.on('error', () => process.exit(0))
+const role = process.argv[2] ?? 'main'
+if (role === 'origin') runOrigin(Number(process.argv[3]))
+else if (role === 'burst') runBurst(process.argv[3], Number(process.argv[4]))
+else if (role === 'steady') runSteady(process.argv[3], Number(process.argv[4]), Number(process.argv[5]))
+else await main()
