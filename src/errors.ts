@@ -12,6 +12,7 @@ export const ERRORS = {
   ERR_HTTP_URI_TOO_LONG: { statusCode: 414, message: 'request target too long' },
   ERR_HTTP_REQUEST_TIMEOUT: { statusCode: 408, message: 'the request was not received in time' },
   ERR_HTTP_EXPECTATION_FAILED: { statusCode: 417, message: 'expectation not supported' },
+  ERR_HTTP_METHOD_NOT_IMPLEMENTED: { statusCode: 501, message: 'request method not recognised (to invalidate, use PURGE or the admin API)' },
   ERR_ORIGIN_UNREACHABLE: { statusCode: 502, message: 'origin refused or reset the connection' },
   ERR_ORIGIN_TIMEOUT: { statusCode: 504, message: 'origin did not answer in time' },
   ERR_ORIGIN_BAD_RESPONSE: { statusCode: 502, message: 'origin sent an invalid HTTP response' },

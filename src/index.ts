@@ -46,6 +46,8 @@ export interface Proxy {
    * origin and the store's size are fixed at start; changing them needs a restart.
    */
   reload(config: ProxyOptions, policy?: Policy): string[]
+  /** Reopens the access log file (after logrotate moved it); the CLI calls it on SIGHUP. */
+  reopenLogs(): void
   close(): Promise<void>
   readonly counters: Readonly<Counters>
   readonly store: CacheStore
@@ -75,7 +77,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
   const log = extras.logger ?? createLogger(config.logLevel)
   const origin = new OriginSet(config.origins, config.director, log)
   const observer = new Observer()
-  if (config.accessLog) observer.accessLog = new AccessLog(config.accessLog)
+  if (config.accessLog) observer.accessLog = new AccessLog(config.accessLog, (message) => log('error', message))
   const invalidator = new Invalidator(store, log, {
     maxBans: config.invalidation.maxBans, sweepIntervalMs: config.invalidation.banSweepIntervalMs,
     onInvalidated: (kind, mode, count) => observer.invalidated(kind, mode, count),
@@ -144,6 +146,9 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
       ctx.policy = compilePolicy(swapped, nextPolicy ?? next.hooks ?? policy)
       log('info', 'config reloaded', { rules: swapped.rules.length, warnings })
       return warnings
+    },
+    reopenLogs() {
+      observer.accessLog?.reopen()
     },
     async close() {
       log('info', 'lacquer closing: finishing responses under way', { drainMs: DRAIN_TIMEOUT_MS })

@@ -110,6 +110,7 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
         coalesced: c.coalesced,
         revalidations: c.revalidations,
         purges: c.purges,
+        accessLogDropped: ctx.observer.accessLog?.dropped ?? 0,
         originRequests: c.originRequests,
         originErrors: c.originErrors,
         incompleteBodies: c.incompleteBodies,
@@ -139,6 +140,11 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
     path: '/purge',
     isGuarded: true,
     handle: (ctx, req, res) => {
+      // JSON only: a form or text/plain POST is what a cross-site page can send without asking
+      if (!/^application\/json\s*(?:;|$)/i.test(req.headers['content-type'] ?? '')) {
+        req.resume()
+        return sendJson(res, 415, { ok: false, errors: ['send the purge as JSON, with Content-Type: application/json'], applied: 'nothing' })
+      }
       readJsonBody(req, MAX_PURGE_BODY_BYTES).then((body) => {
         if (body instanceof BodyError) return sendJson(res, body.status, { ok: false, errors: [body.message] })
         const parsed = parsePurgeRequest(ctx.config, body)
@@ -211,6 +217,7 @@ export function createAdminServer(
     counters: () => ctx.counters,
     store: () => ctx.store.stats(),
     bansPending: () => ctx.invalidator.listBans().bans.length,
+    accessLogDropped: () => ctx.observer.accessLog?.dropped ?? 0,
     originHealth,
   })
   const hub = new LiveHub(ctx, originHealth)
@@ -224,6 +231,16 @@ export function createAdminServer(
       return sendJson(res, 405, { error: `use ${endpoint.method}` })
     }
     if (endpoint.isGuarded) {
+      // a web page in an operator's browser must not purge or reload through it (CSRF): a
+      // cross-site request carries an Origin naming another host, or Sec-Fetch-Site: cross-site
+      const origin = req.headers.origin
+      let originHost: string | undefined
+      try { originHost = origin === undefined || origin === 'null' ? origin : new URL(origin).host } catch { originHost = 'invalid' }
+      if ((originHost !== undefined && originHost !== req.headers.host) || req.headers['sec-fetch-site'] === 'cross-site') {
+        ctx.log('warn', 'admin request refused: cross-site', { path, origin, client: req.socket.remoteAddress })
+        req.resume()
+        return sendJson(res, 403, { ok: false, errors: [`a cross-site request (Origin ${origin ?? 'unknown'}) is refused on the admin port`] })
+      }
       const verdict = ctx.trust.check(req.socket.remoteAddress, req.headers.authorization)
       if (!verdict.ok) {
         ctx.log('warn', 'admin request refused', { path, client: req.socket.remoteAddress, reason: verdict.reason })

@@ -39,6 +39,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 </style>
 </head>
 <body>
+<noscript><p style="padding:1rem">This page draws live charts with JavaScript. Without it, read the numbers at <a href="/stats">/stats</a> or <a href="/metrics">/metrics</a>.</p></noscript>
 <header><h1>Lacquer</h1><span id="status">connecting…</span><span id="clock" style="margin-left:auto;color:var(--muted)"></span></header>
 <section class="tiles">
   <div class="tile"><div class="label">requests / s</div><div class="value" id="rps">–</div></div>
@@ -50,7 +51,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div class="tile"><div class="label">origin errors / s</div><div class="value" id="origin-errors">–</div></div>
   <div class="tile"><div class="label">stored objects</div><div class="value" id="store-objects">–</div></div>
   <div class="tile"><div class="label">store use</div><div class="value" id="store-use">–</div></div>
-  <div class="tile"><div class="label">requests (total seen)</div><div class="value" id="total">0</div></div>
+  <div class="tile"><div class="label">requests since start</div><div class="value" id="total">0</div></div>
 </section>
 <section class="charts">
   <div class="panel"><h2>requests per second by state</h2><div id="chart-states"></div></div>
@@ -72,7 +73,6 @@ const STATES = ['hit', 'stale', 'miss', 'coalesced', 'pass', 'synth', 'purge']
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue('--' + name).trim()
 const WINDOW = 120
 const data = { t: [], states: STATES.map(() => []), p50: [], p95: [], p99: [], origin: [], errors: [], ratio: [] }
-let total = 0
 const width = () => Math.max(300, document.querySelector('#chart-states').clientWidth)
 const axes = [{ stroke: '#8b93a1', grid: { stroke: '#222' } }, { stroke: '#8b93a1', grid: { stroke: '#222' } }]
 const charts = {
@@ -105,7 +105,6 @@ const bytes = (n) => n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + ' GiB' : n >= 1
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c])
 function show(snap) {
   const p = snap.point
-  total += p.total
   document.querySelector('#rps').textContent = fmt(p.total)
   document.querySelector('#hit-ratio').textContent = p.hitRatio === null ? '–' : (p.hitRatio * 100).toFixed(1) + ' %'
   document.querySelector('#p50').textContent = fmt(p.p50)
@@ -115,7 +114,7 @@ function show(snap) {
   document.querySelector('#origin-errors').textContent = fmt(p.originErrors)
   document.querySelector('#store-objects').textContent = fmt(snap.store.objects)
   document.querySelector('#store-use').textContent = bytes(snap.store.bytes) + ' / ' + bytes(snap.store.maxBytes)
-  document.querySelector('#total').textContent = fmt(total)
+  document.querySelector('#total').textContent = fmt(STATES.reduce((n, s) => n + snap.totals[s], 0))
   document.querySelector('#clock').textContent = new Date(p.t * 1000).toLocaleTimeString()
   document.querySelector('#top-missed').innerHTML = snap.topMissed.map((r) => '<tr><td class="url" title="' + esc(r.url) + '">' + esc(r.url) + '</td><td class="n">' + r.misses + '</td></tr>').join('')
   document.querySelector('#slowest').innerHTML = snap.slowest.map((r) => '<tr><td class="url" title="' + esc(r.url) + '">' + esc(r.url) + '</td><td>' + r.state + '</td><td class="n">' + r.ms.toFixed(1) + '</td></tr>').join('')

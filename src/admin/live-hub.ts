@@ -8,6 +8,7 @@
 import type http from 'node:http'
 import type { ProxyContext } from '../context.js'
 import type { LiveSnapshot } from '../observe/live.js'
+import { REQUEST_STATES } from '../observe/metrics.js'
 
 /** Origin name → healthy (an origin without a probe counts as healthy). */
 export type OriginHealth = () => ReadonlyMap<string, boolean>
@@ -16,6 +17,7 @@ export function liveSnapshot(ctx: ProxyContext, originHealth: OriginHealth): Liv
   const store = ctx.store.stats()
   return {
     point: ctx.observer.live.point(),
+    totals: Object.fromEntries(REQUEST_STATES.map((state, i) => [state, ctx.observer.values.requests[i]!])) as LiveSnapshot['totals'],
     ...ctx.observer.live.lastMinute(),
     store: { objects: store.objects, bytes: store.bytes, maxBytes: store.maxBytes, evictions: store.evictions },
     origins: [...originHealth()].map(([name, healthy]) => ({ name, healthy })),

@@ -70,6 +70,9 @@ async function readConfig(flags: ServeFlags): Promise<{ config: LacquerConfig; p
     config.store = { ...file.store, ...(flags.storeSize !== undefined && { size: flags.storeSize }), ...(flags.maxObjectSize !== undefined && { maxObjectSize: flags.maxObjectSize }) }
   }
   if (flags.logLevel !== undefined) config.logLevel = flags.logLevel
+  if (flags.accessLogFormat !== undefined && flags.accessLog === undefined && !file.accessLog) {
+    throw new LacquerError('ERR_CONFIG_INVALID', 'accessLog: --access-log-format needs --access-log FILE (or - for stdout), or accessLog in the config file')
+  }
   if (flags.accessLog !== undefined || flags.accessLogFormat !== undefined) {
     const fromFile = file.accessLog || {}
     config.accessLog = {
@@ -115,8 +118,11 @@ program
       }
       proxy = createProxy(config, undefined, { logger, onReloadRequest: path ? reload : undefined })
       const { url, adminUrl } = await proxy.listen()
-      process.stdout.write(`lacquer: serving ${url} → ${proxy.config.origins.map((o) => o.url).join(', ')}${adminUrl ? ` (admin ${adminUrl})` : ''}${path ? ` with ${path}` : ''}\n`)
+      // with the access log on stdout, the banner goes to stderr so the log stream stays clean
+      const banner = proxy.config.accessLog && ['-', 'stdout'].includes(proxy.config.accessLog.output) ? process.stderr : process.stdout
+      banner.write(`lacquer: serving ${url} → ${proxy.config.origins.map((o) => o.url).join(', ')}${adminUrl ? ` (admin ${adminUrl})` : ''}${path ? ` with ${path}` : ''}\n`)
       process.on('SIGHUP', () => {
+        proxy!.reopenLogs()
         if (!path) { logger('warn', 'SIGHUP: started without a config file, nothing to reload'); return }
         reload().then(
           (warnings) => logger('info', 'SIGHUP: config reloaded', { path, warnings }),
@@ -151,7 +157,8 @@ program
   })
 
 /** One call to a running Lacquer's admin port; exits 1 with a clear message when it cannot be reached. */
-async function adminRequest(admin: string, method: string, path: string, options: { body?: unknown; token?: string } = {}) {
+async function adminRequest(adminFlag: string, method: string, path: string, options: { body?: unknown; token?: string } = {}) {
+  const admin = adminAddress(adminFlag)
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
   const headers: Record<string, string> = {}
   if (payload !== undefined) headers['content-type'] = 'application/json'
@@ -160,7 +167,13 @@ async function adminRequest(admin: string, method: string, path: string, options
     const req = http.request(`http://${admin}${path}`, { method, headers }, (res) => {
       let body = ''
       res.on('data', (d) => { body += d })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('end', () => {
+        // the proxy port answers through the app, with Cache-Status: not the admin port
+        if (res.headers['cache-status'] !== undefined || !/json|event-stream/.test(res.headers['content-type'] ?? '')) {
+          fail(new Error(`${admin} is not a Lacquer admin port (it answered ${res.statusCode} ${res.headers['content-type'] ?? 'without a content type'}${res.headers['cache-status'] !== undefined ? ', through the proxy' : ''}); pass the --admin address that serve printed`))
+        }
+        resolve({ status: res.statusCode ?? 0, body })
+      })
     })
     req.on('error', reject)
     req.end(payload)
@@ -168,6 +181,16 @@ async function adminRequest(admin: string, method: string, path: string, options
 }
 
 const TOKEN_ENV = 'LACQUER_TOKEN'
+
+/** `--admin` as HOST:PORT; `http://HOST:PORT` (as serve prints it) is accepted too; a port is required. */
+function adminAddress(flag: string): string {
+  const address = flag.replace(/^http:\/\//i, '').replace(/\/+$/, '')
+  if (!/^(?:\[[0-9a-fA-F:.]+\]|[^:/\s]+):\d{1,5}$/.test(address)) {
+    process.stderr.write(`lacquer: --admin ${JSON.stringify(flag)} is not HOST:PORT (e.g. 127.0.0.1:8081, as serve printed it)\n`)
+    process.exit(2)
+  }
+  return address
+}
 
 program
   .command('reload')
@@ -208,6 +231,10 @@ program
       ...(flags.soft && { soft: true }),
       wait: flags.wait,
     }
+    if (flags.host !== undefined && !hasBans && (urls.length || flags.tag)) {
+      process.stderr.write('lacquer purge: --host limits --prefix and --regex to one site (alone, it bans the whole site); it cannot limit URLs or tags. Drop --host, or use --prefix / --regex\n')
+      process.exit(2)
+    }
     if (!urls.length && !flags.tag && !hasBans && flags.host === undefined) {
       process.stderr.write('lacquer purge: say what to purge: a URL, --tag, --prefix, --regex or --host\n')
       process.exit(2)
@@ -241,12 +268,11 @@ program
       if (result.status !== 200) fail(new Error(`the admin port answered ${result.status}: ${result.body.trim()}`))
       const snapshot = JSON.parse(result.body) as LiveSnapshot & { history: unknown }
       if (flags.json) process.stdout.write(`${JSON.stringify(snapshot, null, 2)}\n`)
-      else process.stdout.write(`${renderStat(snapshot, {}, flags.admin)}\n`)
+      else process.stdout.write(`${renderStat(snapshot, flags.admin, false)}\n`)
       process.exit(0)
     }
-    const totals: Record<string, number> = {}
     const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
-    const req = http.get(`http://${flags.admin}/events`, { headers }, (res) => {
+    const req = http.get(`http://${adminAddress(flags.admin)}/events`, { headers }, (res) => {
       if (res.statusCode !== 200) fail(new Error(`the admin port answered ${res.statusCode}; is --admin right, and are you in trust.allow?`))
       let buffer = ''
       res.setEncoding('utf8')
@@ -259,7 +285,7 @@ program
           const event = /^event: (.*)$/m.exec(frame)?.[1]
           const data = /^data: (.*)$/m.exec(frame)?.[1]
           if (event === 'tick' && data) {
-            const screen = renderStat(JSON.parse(data) as LiveSnapshot, totals, flags.admin)
+            const screen = renderStat(JSON.parse(data) as LiveSnapshot, flags.admin, true)
             process.stdout.write(process.stdout.isTTY ? `\x1b[H\x1b[2J${screen}\n` : `${screen}\n\n`)
           }
         }

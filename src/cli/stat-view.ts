@@ -10,16 +10,15 @@ const pad = (text: string, width: number) => text.length >= width ? text.slice(0
 const num = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1)).padStart(9)
 const bytes = (n: number) => n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`
 
-/** One screen of text for a snapshot; `totals` accumulates since the view started. */
-export function renderStat(snap: LiveSnapshot, totals: Record<string, number>, admin: string): string {
+/** One screen of text for a snapshot (totals: since the proxy started). */
+export function renderStat(snap: LiveSnapshot, admin: string, isLive: boolean): string {
   const p = snap.point
-  for (const state of REQUEST_STATES) totals[state] = (totals[state] ?? 0) + p.requests[state]
   const lines: string[] = []
-  lines.push(`lacquer stat — ${admin} — ${new Date(p.t * 1000).toISOString().slice(11, 19)} UTC   (Ctrl-C to quit)`)
+  lines.push(`lacquer stat — ${admin} — ${new Date(p.t * 1000).toISOString().slice(11, 19)} UTC${isLive ? '   (Ctrl-C to quit)' : ''}`)
   lines.push('')
   lines.push(`${pad('', 14)}${'per sec'.padStart(9)}${'total'.padStart(11)}`)
-  for (const state of REQUEST_STATES) lines.push(`${pad(state, 14)}${num(p.requests[state])}${String(totals[state]).padStart(11)}`)
-  lines.push(`${pad('all', 14)}${num(p.total)}`)
+  for (const state of REQUEST_STATES) lines.push(`${pad(state, 14)}${num(p.requests[state])}${String(snap.totals[state]).padStart(11)}`)
+  lines.push(`${pad('all', 14)}${num(p.total)}${String(REQUEST_STATES.reduce((n, s) => n + snap.totals[s], 0)).padStart(11)}`)
   lines.push('')
   lines.push(`hit ratio     ${p.hitRatio === null ? '        –' : `${(p.hitRatio * 100).toFixed(1).padStart(7)} %`}`)
   lines.push(`latency ms    p50 ${p.p50.toFixed(1)}   p95 ${p.p95.toFixed(1)}   p99 ${p.p99.toFixed(1)}`)

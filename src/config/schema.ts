@@ -246,7 +246,9 @@ function formatIssue(issue: Issue, prefix: PropertyKey[], input: unknown): strin
     const last = String((typeof at === 'number' ? fullPath[fullPath.length - 2] : at) ?? '')
     // an object given where an object shape is allowed: report that branch's own problems
     if (value && typeof value === 'object' && last !== 'perUser') {
-      const branch = issue.errors.find((errs) => errs.every((e) => e.path.length > 0 || e.code !== 'invalid_type'))
+      // prefer the branch that failed inside the object (its keys), not one that wanted another type
+      const branch = issue.errors.find((errs) => errs.length > 0 && errs.every((e) => e.path.length > 0))
+        ?? issue.errors.find((errs) => errs.every((e) => e.path.length > 0 || e.code !== 'invalid_type'))
       if (branch) return branch.flatMap((e) => formatIssue(e as Issue, fullPath, input))
     }
     return [`${path}: ${shown} — ${UNION_HINTS[last] ?? 'not one of the accepted forms; see docs/configuration.md'}`]

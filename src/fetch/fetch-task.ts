@@ -99,6 +99,10 @@ export function prepareOriginHeaders(ctx: ProxyContext, job: FetchJob): HeaderLi
   out.push(['x-forwarded-proto', job.request.scheme])
   removeAll(out, 'x-forwarded-host')
   out.push(['x-forwarded-host', job.request.host])
+  // RFC 7239: the standard field says the same, and is just as unkeyed: replaced, never passed on
+  removeAll(out, 'forwarded')
+  const client = job.request.clientAddress.includes(':') ? `"[${job.request.clientAddress}]"` : job.request.clientAddress || 'unknown'
+  out.push(['forwarded', `for=${client};host="${job.request.host.replace(/["\\]/g, '')}";proto=${job.request.scheme}`])
   return out
 }
 

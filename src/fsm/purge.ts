@@ -16,13 +16,15 @@ import type { HeaderList } from '../http-cache/header-list.js'
 import { formatHttpDate } from '../http-cache/http-date.js'
 import type { InvalidationCommand } from '../invalidate/invalidator.js'
 import { TooManyBansError } from '../invalidate/invalidator.js'
+import { MAX_PURGE_ITEMS } from '../invalidate/command.js'
+import { MAX_TAG_LENGTH } from '../invalidate/tags.js'
 import { resourceOfKey } from '../store/types.js'
 import { addProxyFields } from './deliver.js'
 import type { Next, Step } from './steps.js'
 import type { Transaction } from './transaction.js'
 
 export const SOFT_PURGE_HEADERS = ['lacquer-soft-purge', 'fastly-soft-purge'] as const
-export const TAG_PURGE_HEADERS = ['xkey-purge', 'surrogate-key'] as const
+export const TAG_PURGE_HEADERS = ['xkey-purge', 'surrogate-key', 'cache-tag'] as const
 
 export const purge: Step = {
   name: 'purge',
@@ -37,11 +39,19 @@ export const purge: Step = {
     }
     const isSoft = SOFT_PURGE_HEADERS.some((name) => getFirst(request.headers, name)?.trim() === '1')
     const tags = TAG_PURGE_HEADERS.flatMap((name) => getAll(request.headers, name)).flatMap((v) => v.split(/[\s,]+/)).filter(Boolean)
+    // the same limits as the admin API's (invalidate/command.ts)
+    const problem = tags.length > MAX_PURGE_ITEMS ? `${tags.length} tags; send at most ${MAX_PURGE_ITEMS}`
+      : tags.find((t) => t.length > MAX_TAG_LENGTH) ? `a tag longer than ${MAX_TAG_LENGTH} characters` : undefined
+    if (problem) {
+      tx.synthetic = { status: 400, reason: `purge refused: ${problem}; nothing was invalidated` }
+      return 'synth'
+    }
     const command: InvalidationCommand = tags.length
       ? { mode: isSoft ? 'soft' : 'hard', tags }
       : { mode: isSoft ? 'soft' : 'hard', resources: [resourceOfKey(makeCacheKey(request.scheme, request.host, request.path))] }
     ctx.counters.purges++
-    return ctx.bus.publish(command).then((receipt) => answer(tx, 200, { ok: true, ...receipt }), (err: Error) => {
+    const purged = tags.length ? { tags } : { url: `${request.scheme}://${request.host}${request.path}` }
+    return ctx.bus.publish(command).then((receipt) => answer(tx, 200, { ok: true, purged, ...receipt }), (err: Error) => {
       tx.synthetic = { status: err instanceof TooManyBansError ? 503 : 400, reason: `purge failed: ${err.message}` }
       return 'synth' as const
     })

@@ -29,8 +29,11 @@ export async function runTransaction(tx: Transaction, start: State = 'recv'): Pr
       next = result instanceof Promise ? await result : result
     } catch (err) {
       tx.ctx.log('error', 'state failed', { state, id: tx.id, error: (err as Error)?.stack ?? String(err) })
-      if (state === 'synth' || state === 'finish' || state === 'deliver') {
+      // nothing sent yet from deliver: a clean 500 is still possible; otherwise the response is cut
+      // (never completed as if whole), and the observer still counts the request
+      if (state === 'synth' || state === 'finish' || (state === 'deliver' && tx.sink.status !== 0)) {
         tx.sink.abort()
+        if (state !== 'finish') tx.ctx.observer.request(tx)
         return
       }
       // any state may fail into synth: the one edge the driver adds itself

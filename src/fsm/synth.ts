@@ -26,6 +26,7 @@ export const DETAIL_BY_ERROR: Partial<Record<ErrorCode, CacheStatusDetail>> = {
   ERR_HTTP_URI_TOO_LONG: 'BAD-REQUEST',
   ERR_HTTP_REQUEST_TIMEOUT: 'BAD-REQUEST',
   ERR_HTTP_EXPECTATION_FAILED: 'BAD-REQUEST',
+  ERR_HTTP_METHOD_NOT_IMPLEMENTED: 'BAD-REQUEST',
 }
 
 export const synth: Step = {

@@ -44,6 +44,10 @@ export interface ClientRequest {
   /** one user's partition, when the key holds that user's credential (set by hash) */
   partition?: string
   clientAddress: string
+  /** the request target as received, before recv normalised it (for the access log) */
+  target?: string
+  /** the client's HTTP version, e.g. 1.1 */
+  httpVersion?: string
 }
 
 export interface Synthetic {

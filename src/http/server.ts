@@ -51,18 +51,29 @@ function rejectMalformed(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: 
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === 0) { socket.destroy(); return } // an idle connection: no answer owed
   const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HTTP_HEADERS_TOO_LARGE'
     : err.code === 'HPE_URI_TOO_LONG' ? 'ERR_HTTP_URI_TOO_LONG'
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'ERR_HTTP_REQUEST_TIMEOUT' : 'ERR_HTTP_BAD_REQUEST'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'ERR_HTTP_REQUEST_TIMEOUT'
+        // RFC 9110 §9.1: an unrecognised method (BAN, a lower-case purge) is 501, not a malformed request
+        : err.code === 'HPE_INVALID_METHOD' && isWellFormedRequestLine(err) ? 'ERR_HTTP_METHOD_NOT_IMPLEMENTED' : 'ERR_HTTP_BAD_REQUEST'
   ctx.log('info', 'malformed request rejected', { code, parser: err.code, remote: socket.remoteAddress })
   const { statusCode, message } = ERRORS[code]
   const body = `${statusCode} ${message}\n`
+  ctx.observer.refused(statusCode, socket.remoteAddress ?? '', undefined, undefined, undefined, Buffer.byteLength(body))
   socket.end(`HTTP/1.1 ${statusCode} ${http.STATUS_CODES[statusCode]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n`
     + `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Status: ${ctx.config.name}; detail=BAD-REQUEST\r\nLacquer-Error: ${code}\r\n\r\n${body}`)
+}
+
+/** The request line is `token SP target SP HTTP/d.d`: only its method is unknown (then 501, not 400). */
+function isWellFormedRequestLine(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): boolean {
+  const line = err.rawPacket?.subarray(0, 8192).toString('latin1').split('\n', 1)[0] ?? ''
+  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP\/\d\.\d\r?$/.test(line)
 }
 
 function answerError(ctx: ProxyContext, res: http.ServerResponse, code: ErrorCode, why: string): void {
   const { statusCode, message } = ERRORS[code]
   ctx.log('info', 'request rejected', { code, why })
   const body = `${statusCode} ${message}: ${why}\n`
+  const { req } = res
+  ctx.observer.refused(statusCode, req.socket.remoteAddress ?? '', req.method, req.url, req.headers.host, Buffer.byteLength(body))
   res.shouldKeepAlive = false
   res.writeHead(statusCode, {
     'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close',
@@ -115,7 +126,7 @@ function handleRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.S
   if (forwardedProto.length > 0) removeHeader(headers, 'x-forwarded-proto')
   const tx = new Transaction(
     ctx,
-    { method: req.method ?? 'GET', path, host, scheme, headers, clientAddress: req.socket.remoteAddress ?? '' },
+    { method: req.method ?? 'GET', path, host, scheme, headers, clientAddress: req.socket.remoteAddress ?? '', target: url, httpVersion: req.httpVersion },
     hasBody ? req : undefined,
     new ResponseSink(res),
   )

@@ -18,6 +18,8 @@ export interface BanSpec {
 }
 
 export interface Ban extends BanSpec {
+  /** unique per ban (several bans of one request share a `seq`) */
+  readonly id: number
   /** the invalidation sequence number it was issued at */
   readonly seq: number
   readonly createdAt: number
@@ -52,7 +54,7 @@ export function banMatches(ban: BanSpec & { regex?: RegExp }, host: string, path
 /** How a ban is shown by GET /bans and in receipts. */
 export function describeBan(ban: Ban) {
   return {
-    id: ban.seq, mode: ban.mode, createdAt: new Date(ban.createdAt).toISOString(),
+    id: ban.id, mode: ban.mode, createdAt: new Date(ban.createdAt).toISOString(),
     ...(ban.host === undefined ? {} : { host: ban.host }),
     ...(ban.prefix === undefined ? {} : { prefix: ban.prefix }),
     ...(ban.pattern === undefined ? {} : { pattern: ban.pattern }),

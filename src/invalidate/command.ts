@@ -24,9 +24,12 @@ const tag = z.string()
   .min(1, { message: 'a tag is not empty' })
   .max(MAX_TAG_LENGTH, { message: `a tag is at most ${MAX_TAG_LENGTH} characters` })
   .regex(/^[^\s,]+$/, { message: 'a tag has no spaces or commas' })
-const hostName = z.string().regex(/^(?:[a-z0-9._~-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/, {
-  message: 'a host is a lower-case name or address with an optional :port, e.g. shop.example',
-})
+/** A host as keys hold it: lower-cased, without a default port (keys drop :80 and :443). */
+const hostName = z.string()
+  .transform((h) => h.toLowerCase().replace(/:(?:80|443)$/, ''))
+  .pipe(z.string().regex(/^(?:[a-z0-9._~-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/, {
+    message: 'a host is a name or address with an optional :port, e.g. shop.example',
+  }))
 const pattern = z.string().superRefine((value, ctx) => {
   const compiled = compileSafePattern(value)
   if (!compiled.ok) ctx.addIssue({ code: 'custom', message: compiled.reason })

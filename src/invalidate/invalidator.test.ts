@@ -102,12 +102,18 @@ describe('Invalidator', () => {
     assert.equal(s.invalidator.affectsFetch(beforeBan, 'http://a/y', []), false)
   })
 
-  test('maxBans: a command that would overflow the list is refused whole', async () => {
+  test('maxBans: a command that would overflow the list is refused whole; one larger than the list, as a bad request', async () => {
     using s = setup({ maxBans: 2 })
     put(s.store, head('http://a/x'))
-    await assert.rejects(s.invalidator.apply({ mode: 'hard', resources: ['a/x'], bans: [{ prefix: '/1' }, { prefix: '/2' }, { prefix: '/3' }] }), TooManyBansError)
+    await assert.rejects(s.invalidator.apply({ mode: 'hard', resources: ['a/x'], bans: [{ prefix: '/1' }, { prefix: '/2' }, { prefix: '/3' }] }),
+      (err: Error) => !(err instanceof TooManyBansError) && /3 bans in one request, more than invalidation.maxBans \(2\)/.test(err.message))
     assert.equal(s.store.stats().objects, 1, 'the URL in the same command was not purged')
     assert.equal(s.invalidator.seq, 0)
+    // two bans waiting for the sweeper (issued, not yet swept), then one more: the list is full
+    const first = s.invalidator.apply({ mode: 'hard', bans: [{ prefix: '/1' }, { prefix: '/2' }] })
+    await assert.rejects(s.invalidator.apply({ mode: 'hard', resources: ['a/x'], bans: [{ prefix: '/3' }] }), TooManyBansError)
+    await first
+    assert.equal(s.store.stats().objects, 1)
   })
 
   test('a bad ban is refused whole before anything is applied', async () => {

@@ -61,12 +61,16 @@ interface LoggedInvalidation {
 const LOG_COMMANDS = 4096
 const LOG_ITEMS = 100_000
 
+/** Longest stretch of sweeping before it yields to requests. */
+const SLICE_MS = 4
+
 export class TooManyBansError extends Error {}
 
 export class Invalidator {
   /** the number of the latest invalidation */
   seq = 0
   private readonly bans: Ban[] = []
+  private banIds = 0
   private readonly log: Array<LoggedInvalidation & { items: number }> = []
   private logItems = 0
   private sweeping?: Promise<void>
@@ -94,6 +98,9 @@ export class Invalidator {
   /** Applies a command on this node. Throws TooManyBansError (nothing applied) when the ban list is full. */
   async apply(command: InvalidationCommand, waitForBans = false): Promise<InvalidationReceipt> {
     const newBans = command.bans ?? []
+    if (newBans.length > this.options.maxBans) {
+      throw new RangeError(`${newBans.length} bans in one request, more than invalidation.maxBans (${this.options.maxBans}); split the request or raise the limit`)
+    }
     if (this.bans.length + newBans.length > this.options.maxBans) {
       throw new TooManyBansError(`${this.bans.length} bans are waiting for the sweeper (limit ${this.options.maxBans}); retry in a moment`)
     }
@@ -104,7 +111,7 @@ export class Invalidator {
     const seq = ++this.seq
     const now = Date.now()
     const bans: Ban[] = newBans.map((spec) => ({
-      ...spec, seq, createdAt: now, mode: command.mode, tested: 0, invalidated: 0,
+      ...spec, id: ++this.banIds, seq, createdAt: now, mode: command.mode, tested: 0, invalidated: 0,
       regex: spec.pattern === undefined ? undefined : (compileSafePattern(spec.pattern) as { regex: RegExp }).regex,
     }))
     const entry: LoggedInvalidation & { items: number } = { seq, items: (command.resources?.length ?? 0) + (command.tags?.length ?? 0) + bans.length }
@@ -218,13 +225,17 @@ export class Invalidator {
     const slice = this.options.sweepSliceSize ?? 2000
     let objects = 0
     let inSlice = 0
+    let sliceStart = performance.now()
     try {
       for await (const object of this.store.scan()) {
         objects++
         if ((object.invalidationSeq ?? 0) < startSeq) this.testBans(object)
-        if (++inSlice >= slice) {
+        // a slice ends after `slice` objects or SLICE_MS of work, whichever comes first: with a
+        // thousand bans waiting, one object costs a thousand tests, and requests must not wait
+        if (++inSlice >= slice || ((inSlice & 15) === 0 && performance.now() - sliceStart > SLICE_MS)) {
           inSlice = 0
           await new Promise((resolve) => setImmediate(resolve))
+          sliceStart = performance.now()
         }
       }
     } catch (err) {

@@ -22,7 +22,7 @@ test('back-references and look-around are refused (they need backtracking)', () 
   for (const bad of ['(a)\\1', '(?=a)b', '(?<!x)y', '(?<n>a)\\k<n>']) {
     const compiled = compileSafePattern(bad)
     assert.equal(compiled.ok, false, bad)
-    assert.match(!compiled.ok ? compiled.reason : '', /backtracking/, bad)
+    assert.match(!compiled.ok ? compiled.reason : '', /cannot run in linear time/, bad)
   }
 })
 

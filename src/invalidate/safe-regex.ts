@@ -43,7 +43,7 @@ export function compileSafePattern(source: string): { ok: true; regex: RegExp } 
     try {
       return { ok: true, regex: new RegExp(source, 'l') }
     } catch {
-      return { ok: false, reason: 'the pattern needs backtracking (back-references or look-around), which could stall the proxy; rewrite it without them' }
+      return { ok: false, reason: 'the pattern cannot run in linear time (back-references, look-around, or a very large repetition count), which could stall the proxy; rewrite it without them' }
     }
   }
   if (/\\[1-9]|\\k<|\(\?<?[=!]/.test(source)) {

@@ -56,6 +56,8 @@ export interface LivePoint {
 
 export interface LiveSnapshot {
   point: LivePoint
+  /** requests by final state since the proxy started */
+  totals: Record<RequestState, number>
   /** the most missed URLs over the last minute */
   topMissed: Array<{ url: string; misses: number }>
   /** the slowest requests over the last minute */

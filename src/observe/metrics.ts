@@ -49,6 +49,7 @@ export const METRICS = {
   lacquer_bans_pending: { type: 'gauge', help: 'Bans waiting for the sweeper', labels: [] },
   lacquer_esi_includes_total: { type: 'counter', help: 'ESI includes fetched, by result (ok, error)', labels: ['result'] },
   lacquer_esi_errors_total: { type: 'counter', help: 'ESI processing errors (malformed markup, failed includes without alt or onerror)', labels: [] },
+  lacquer_access_log_dropped_total: { type: 'counter', help: 'Access log lines dropped because the output could not keep up or failed', labels: [] },
   lacquer_origin_healthy: { type: 'gauge', help: 'Whether each origin is healthy (1) or sick (0)', labels: ['origin'] },
 } as const satisfies Record<string, MetricSpec>
 
@@ -114,6 +115,7 @@ export interface MetricSources {
   counters(): { coalesced: number; revalidations: number; purges: number }
   store(): { objects: number; bytes: number; maxBytes: number; evictions: number }
   bansPending(): number
+  accessLogDropped(): number
   /** origin name → healthy */
   originHealth(): ReadonlyMap<string, boolean>
 }
@@ -146,6 +148,7 @@ export function createRegistry(sources: MetricSources): client.Registry {
     lacquer_bans_pending: (m: client.Gauge) => m.set(sources.bansPending()),
     lacquer_esi_includes_total: (m: client.Counter) => { m.reset(); m.inc({ result: 'ok' }, v.esiIncludes.ok); m.inc({ result: 'error' }, v.esiIncludes.error) },
     lacquer_esi_errors_total: (m: client.Counter) => { m.reset(); m.inc(v.esiErrors) },
+    lacquer_access_log_dropped_total: (m: client.Counter) => { m.reset(); m.inc(sources.accessLogDropped()) },
     lacquer_origin_healthy: (m: client.Gauge) => { m.reset(); for (const [origin, ok] of sources.originHealth()) m.set({ origin }, ok ? 1 : 0) },
   }
   for (const [name, spec] of Object.entries(METRICS) as Array<[MetricName, MetricSpec]>) {

@@ -13,8 +13,8 @@ import { FETCH_MODES, type MetricValues, MetricValues as Values, REQUEST_STATES,
 /** The final state of a request, from what it went through (its trace and flags). */
 export function finalState(tx: Transaction): RequestState {
   const { trace } = tx
-  if (trace.includes('purge')) return 'purge'
   if (trace.includes('synth')) return 'synth'
+  if (trace.includes('purge')) return 'purge'
   if (tx.isStaleWhileRevalidate || tx.serveStaleOnError) return 'stale'
   if (trace.includes('pass')) return 'pass'
   if (tx.cacheStatus.collapsed) return 'coalesced'
@@ -38,14 +38,33 @@ export class Observer {
     const i = STATE_INDEX.get(state)!
     v.requests[i]!++
     v.durations[i]!.observe(ms / 1000)
-    const status = tx.sink.status
+    // an aborted response that sent nothing is counted as the 500 it stands for
+    const status = tx.sink.status || 500
     v.responses.set(status, (v.responses.get(status) ?? 0) + 1)
     v.responseBytes += tx.sink.bytesSent
     this.live.request(state, `${tx.request.host}${tx.request.path}`, ms)
     this.accessLog?.write({
-      remote: tx.request.clientAddress, time: tx.startedAt, method: tx.request.method, url: tx.request.path, host: tx.request.host,
+      remote: tx.request.clientAddress, time: tx.startedAt, method: tx.request.method, url: tx.request.target ?? tx.request.path, host: tx.request.host,
+      httpVersion: tx.request.httpVersion,
       status, bytes: tx.sink.bytesSent, referer: getFirst(tx.request.headers, 'referer'), userAgent: getFirst(tx.request.headers, 'user-agent'),
       state, durationMs: ms, originMs: tx.originMs, id: tx.id,
+    })
+  }
+
+  /**
+   * A request refused before it became a transaction (malformed: bad Host, too large, a parse
+   * error): counted as synth with its status; `url` is absent when the request line was unreadable.
+   */
+  refused(status: number, remote: string, method: string | undefined, url: string | undefined, host: string | undefined, bytes: number): void {
+    const v = this.values
+    const i = STATE_INDEX.get('synth')!
+    v.requests[i]!++
+    v.durations[i]!.observe(0)
+    v.responses.set(status, (v.responses.get(status) ?? 0) + 1)
+    v.responseBytes += bytes
+    this.live.request('synth', url === undefined ? '(malformed request)' : `${host ?? ''}${url}`, 0)
+    this.accessLog?.write({
+      remote, time: Date.now(), method: method ?? '-', url: url ?? '-', host: host ?? '', status, bytes, state: 'synth', durationMs: 0, id: 0,
     })
   }
 

@@ -117,7 +117,7 @@ test('soft tag purge (PURGE xkey-purge + Lacquer-Soft-Purge) and soft ban (admin
   await stored('/grace/banned')
   const byTag = await purge(proxy.url, '/', { 'xkey-purge': 'soft-tag', 'lacquer-soft-purge': '1' })
   assert.equal(byTag.status, 200)
-  assert.deepEqual(JSON.parse(byTag.body), { ok: true, mode: 'soft', invalidated: { urls: 0, tags: 1, bans: 0 }, bans: [], isComplete: true })
+  assert.deepEqual(JSON.parse(byTag.body), { ok: true, purged: { tags: ['soft-tag'] }, mode: 'soft', invalidated: { urls: 0, tags: 1, bans: 0 }, bans: [], isComplete: true })
   const byBan = await adminPurge(proxy.adminUrl, { prefixes: ['/grace/banned'], soft: true, wait: true })
   assert.equal(byBan.status, 200, byBan.text)
   assert.equal(byBan.body.mode, 'soft')

@@ -64,7 +64,7 @@ const cases: Array<[string, unknown, RegExp]> = [
   ['an empty regex', { urls: ['URL'], patterns: [''] }, /patterns\[0\]: the pattern is empty/],
   ['a prefix without a leading slash', { urls: ['URL'], prefixes: ['valid'] }, /prefixes\[0\]: a prefix is a path and starts with \//],
   ['host alone, with no prefixes or patterns', { urls: ['URL'], host: '127.0.0.1' }, /host: limits prefixes and patterns to one site; to ban a whole site use "hosts"/],
-  ['an upper-case host', { urls: ['URL'], hosts: ['Shop.Example'] }, /hosts\[0\]: a host is a lower-case name/],
+  ['a host with a space', { urls: ['URL'], hosts: ['shop example'] }, /hosts\[0\]: a host is a name or address/],
   ['urls not an array', { urls: 'URL' }, /urls: expected array/],
   ['soft not a boolean', { urls: ['URL'], soft: 'yes' }, /soft: expected boolean/],
   ['an empty object', {}, /nothing to purge/],
@@ -119,12 +119,18 @@ test('GET /purge is 405 with Allow: POST; POST /bans is 405', async () => {
   await assertNothingApplied()
 })
 
-test('more bans than invalidation.maxBans: 503, nothing applied', async () => {
+test('more bans in one request than invalidation.maxBans: 400 (retrying cannot help), nothing applied', async () => {
   const res = await adminPurge(proxy.adminUrl, { urls: [validUrl], tags: ['valid-tag'], prefixes: ['/a', '/b', '/valid'] })
-  assert.equal(res.status, 503, res.text)
+  assert.equal(res.status, 400, res.text)
   assert.equal(res.body.ok, false)
-  assert.match(res.body.errors[0], /limit 2/)
+  assert.match(res.body.errors[0], /3 bans in one request, more than invalidation\.maxBans \(2\)/)
   await assertNothingApplied()
+})
+
+test('an upper-case host and a default port are taken as keys hold them', async () => {
+  const res = await adminPurge(proxy.adminUrl, { prefixes: ['/nothing-here/'], host: 'Shop.Example:80', wait: true })
+  assert.equal(res.status, 200, res.text)
+  assert.equal(res.body.bans[0].host, 'shop.example')
 })
 
 test('a linear-time pattern with a quantified non-capturing group is accepted', async () => {
