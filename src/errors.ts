@@ -17,6 +17,8 @@ export const ERRORS = {
   ERR_ORIGIN_BAD_RESPONSE: { statusCode: 502, message: 'origin sent an invalid HTTP response' },
   ERR_ORIGIN_INCOMPLETE_BODY: { statusCode: 502, message: 'origin body ended early or was malformed' },
   ERR_ESI_INCLUDE_FAILED: { statusCode: 502, message: 'an ESI include failed outside any esi:try and without onerror="continue"' },
+  ERR_ESI_TOO_LARGE: { statusCode: 502, message: 'an ESI page is larger than the object size limit' },
+  ERR_ESI_BAD_DOCUMENT: { statusCode: 502, message: 'a stored ESI document could not be read' },
   ERR_CONFIG_INVALID: { statusCode: 500, message: 'invalid configuration' },
   ERR_SERVER_LISTEN: { statusCode: 500, message: 'cannot listen on the configured address' },
 } as const
