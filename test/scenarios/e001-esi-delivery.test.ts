@@ -241,9 +241,11 @@ test('failures: outside any try, a failed include is a 502 before the head, an a
   const p = await proxy()
   const early = path('fails-first'); const late = path('fails-later'); const broken = path('broken')
   let isBroken = true
-  origin.on(broken, (req, res) => (isBroken
-    ? (res.writeHead(500, { 'content-type': 'text/html', 'cache-control': 'max-age=60' }), res.end('<h1>stack trace with secrets</h1>'))
-    : html('fixed', { 'cache-control': 'max-age=60' })(req, res, '')))
+  origin.on(broken, (req, res) => {
+    if (!isBroken) return html('fixed', { 'cache-control': 'max-age=60' })(req, res, '')
+    res.writeHead(500, { 'content-type': 'text/html', 'cache-control': 'max-age=60' })
+    res.end('<h1>stack trace with secrets</h1>')
+  })
   origin.on(early, html(`<esi:include src="${broken}"/><p>rest</p>`, { ...ESI, 'cache-control': 'max-age=60' }))
   origin.on(late, html(`<p>${'text before the include '.repeat(10)}</p><esi:include src="${broken}"/><p>rest</p>`, { ...ESI, 'cache-control': 'max-age=60' }))
   const a = await request(`${p.url}${early}`)
