@@ -4,7 +4,7 @@
  * fetched head is ESI). A small machine of its own, one pass per client request:
  *
  *   plan ─▶ assemble ─┬─▶ complete                (every piece written, the response ended)
- *                     ├─▶ failed-before-head      (synth: 502 ERR_ESI_INCLUDE_FAILED or the origin's error)
+ *                     ├─▶ failed                  (synth: 502 ERR_ESI_INCLUDE_FAILED or the origin's error)
  *                     └─▶ aborted                 (the head was sent: the connection is cut, never a page that looks whole)
  *
  * plan: the stored document (decoded once from the store, esi/codec) or the nodes parsed by
@@ -42,13 +42,13 @@ import { type EsiPlan, type PlanItem, buildPlan } from './plan.js'
 import { recordEsiPage } from './report.js'
 
 /** The states of one ESI delivery, for the trace and the docs. */
-export const ESI_DELIVERY_STATES = ['plan', 'assemble', 'complete', 'failed-before-head', 'aborted'] as const
+export const ESI_DELIVERY_STATES = ['plan', 'assemble', 'complete', 'failed', 'aborted'] as const
 export type EsiDeliveryState = (typeof ESI_DELIVERY_STATES)[number]
 export const ESI_DELIVERY_EXITS: Record<EsiDeliveryState, readonly (EsiDeliveryState | 'done')[]> = {
-  plan: ['assemble', 'failed-before-head'],
-  assemble: ['complete', 'failed-before-head', 'aborted'],
+  plan: ['assemble', 'failed'],
+  assemble: ['complete', 'failed', 'aborted'],
   complete: ['done'],
-  'failed-before-head': ['done'],
+  failed: ['done'],
   aborted: ['done'],
 }
 
@@ -232,7 +232,7 @@ async function assembleInto(
     state = 'complete'
   } catch (err) {
     failure = err
-    state = out.isStarted ? 'aborted' : 'failed-before-head'
+    state = out.isStarted ? 'aborted' : 'failed'
   }
   isStopped = true
   if (warnings.length) ctx.log('info', 'ESI warnings at delivery', { path: tx.request.path, first: warnings.slice(0, 5).map((w) => `${w.code}: ${w.message}`) })

@@ -12,7 +12,7 @@ export interface EsiPageReport {
   url: string
   at: number
   cacheStatus: string
-  /** complete, failed-before-head or aborted (esi/deliver's end states) */
+  /** complete, failed (answered with an error before the head) or aborted (esi/deliver's end states) */
   state: string
   fragments: FragmentReport[]
 }
