@@ -1,6 +1,6 @@
 /**
  * Generates the parts of docs/ that come from the code's catalogs: the state diagrams
- * (docs/architecture.md), the error codes (docs/errors.md), the Cache-Status detail
+ * (docs/architecture.md: client, fetch and ESI delivery), the error codes (docs/errors.md), the Cache-Status detail
  * tokens (docs/cache-status.md), the metric catalog (docs/metrics.md) and the ESI warning
  * codes (docs/esi.md). `npm run docs:gen` rewrites them; test/docs/docs-sync.test.ts fails
  * when a committed doc differs from what this renders.
@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { ERRORS } from '../src/errors.js'
 import { ESI_WARNINGS } from '../src/esi/warnings.js'
+import { ESI_DELIVERY_EXITS, ESI_DELIVERY_STATES } from '../src/esi/deliver.js'
 import { FETCH_EXITS, FETCH_STATES } from '../src/fetch/fetch-task.js'
 import { STEPS } from '../src/fsm/run.js'
 import { STATES } from '../src/fsm/steps.js'
@@ -28,6 +29,15 @@ export function renderFetchDiagram(): string {
   const lines = ['```mermaid', 'stateDiagram-v2', '  [*] --> prepare']
   for (const state of FETCH_STATES) {
     for (const exit of FETCH_EXITS[state]) lines.push(`  ${state} --> ${exit === 'done' ? '[*]' : exit}`)
+  }
+  lines.push('```')
+  return lines.join('\n')
+}
+
+export function renderEsiDeliveryDiagram(): string {
+  const lines = ['```mermaid', 'stateDiagram-v2', '  [*] --> plan']
+  for (const state of ESI_DELIVERY_STATES) {
+    for (const exit of ESI_DELIVERY_EXITS[state]) lines.push(`  ${state} --> ${exit === 'done' ? '[*]' : exit}`)
   }
   lines.push('```')
   return lines.join('\n')
@@ -60,6 +70,7 @@ export function renderEsiWarningTable(): string {
 export const GENERATED_BLOCKS: Record<string, { file: string; render: () => string }> = {
   'client-states': { file: 'docs/architecture.md', render: renderClientDiagram },
   'fetch-states': { file: 'docs/architecture.md', render: renderFetchDiagram },
+  'esi-delivery-states': { file: 'docs/architecture.md', render: renderEsiDeliveryDiagram },
   'error-codes': { file: 'docs/errors.md', render: renderErrorTable },
   'cache-status-details': { file: 'docs/cache-status.md', render: renderCacheStatusTable },
   'metrics': { file: 'docs/metrics.md', render: renderMetricTable },

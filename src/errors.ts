@@ -22,6 +22,8 @@ export const ERRORS = {
   ERR_ORIGIN_QUEUE_FULL: { statusCode: 503, message: 'the origin\'s connections and queue are full' },
   ERR_ORIGIN_TOO_MANY_WAITERS: { statusCode: 503, message: 'too many requests already wait for this object' },
   ERR_ORIGIN_WAIT_TIMEOUT: { statusCode: 503, message: 'the origin fetch this request waited for took too long' },
+  ERR_ESI_TOO_LARGE: { statusCode: 502, message: 'an ESI page is larger than the object size limit' },
+  ERR_ESI_BAD_DOCUMENT: { statusCode: 502, message: 'a stored ESI document could not be read' },
   ERR_CONFIG_INVALID: { statusCode: 500, message: 'invalid configuration' },
   ERR_SERVER_LISTEN: { statusCode: 500, message: 'cannot listen on the configured address' },
 } as const

@@ -1,9 +1,10 @@
 /**
  * @module admin/admin-server
  * The admin port (loopback by default): `/healthz`, a JSON `/stats`, `POST /reload`,
- * `POST /purge` (URLs, tags, prefix/pattern/host bans, soft or hard; answers with a receipt)
- * and `GET /bans`. Endpoints that change or reveal invalidation state are guarded by the same
- * trust check as the proxy port's PURGE (trust.allow and/or the bearer token).
+ * `POST /purge` (URLs, tags, prefix/pattern/host bans, soft or hard; answers with a receipt),
+ * `GET /bans` and `GET /esi` (the last assembled ESI pages, each fragment's Cache-Status).
+ * Endpoints that change or reveal invalidation state are guarded by the same trust check as
+ * the proxy port's PURGE (trust.allow and/or the bearer token).
  */
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
@@ -15,6 +16,7 @@ import { DASHBOARD_HTML } from './dashboard-page.js'
 import { LiveHub, type OriginHealth, liveSnapshot } from './live-hub.js'
 import { MAX_PURGE_BODY_BYTES, parsePurgeRequest } from '../invalidate/command.js'
 import { TooManyBansError } from '../invalidate/invalidator.js'
+import { recentEsiPages } from '../esi/report.js'
 
 export interface AdminEndpoint {
   readonly method: string
@@ -122,6 +124,13 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
         rules: ctx.config.rules.map((r) => r.name),
       })
     },
+  },
+  {
+    // the last assembled ESI pages and each fragment's Cache-Status; guarded: include URLs may carry users' values
+    method: 'GET',
+    path: '/esi',
+    isGuarded: true,
+    handle: (ctx, _req, res) => sendJson(res, 200, { pages: recentEsiPages(ctx) }),
   },
   {
     method: 'POST',

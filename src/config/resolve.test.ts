@@ -76,8 +76,11 @@ describe('resolveConfig: defaults', () => {
     assert.deepEqual(config.invalidation, {
       purgeMethod: true, tagHeaders: new Set(['surrogate-key', 'cache-tag', 'xkey']), maxBans: 10_000, banSweepIntervalMs: 1000,
     })
+    assert.deepEqual(config.esi, {
+      isEnabled: true, maxDepth: 5, maxIncludes: 100, includeTimeoutMs: 5000, onError: 'abort', hosts: new Set(), isCompressing: true, escapeVars: 'html',
+    })
     assert.deepEqual(Object.keys(config).sort(), [
-      'accessLog', 'admin', 'coalescing', 'cookies', 'director', 'dropParams', 'hitForMissMs', 'invalidation', 'isCoalescing', 'limits', 'listen',
+      'accessLog', 'admin', 'coalescing', 'cookies', 'director', 'dropParams', 'esi', 'hitForMissMs', 'invalidation', 'isCoalescing', 'limits', 'listen',
       'logLevel', 'name', 'origin', 'origins', 'perUser', 'rules', 'store', 'trust',
     ])
   })
@@ -95,6 +98,9 @@ describe('resolveConfig: defaults', () => {
       tagHeaders: ['surrogate-key', 'cache-tag', 'xkey'],
       maxBans: 10_000,
       banSweepInterval: '1s',
+      esiMaxDepth: 5,
+      esiMaxIncludes: 100,
+      esiIncludeTimeout: '5s',
     })
   })
 

@@ -83,6 +83,18 @@ export interface ResolvedConfig {
     readonly maxBans: number
     readonly banSweepIntervalMs: number
   }
+  /** ESI delivery (docs/esi.md) */
+  readonly esi: {
+    readonly isEnabled: boolean
+    readonly maxDepth: number
+    readonly maxIncludes: number
+    readonly includeTimeoutMs: number
+    readonly onError: 'abort' | 'empty' | 'comment'
+    /** lower-case hosts (besides the page's own) whose absolute include URLs are fetched, with credentials */
+    readonly hosts: ReadonlySet<string>
+    readonly isCompressing: boolean
+    readonly escapeVars: 'html' | 'none'
+  }
 }
 
 /** The library's options: a config file's contents. */
@@ -111,6 +123,10 @@ export const DEFAULTS = {
   tagHeaders: DEFAULT_TAG_HEADERS,
   maxBans: 10_000,
   banSweepInterval: '1s',
+  /** Varnish's max_esi_depth default */
+  esiMaxDepth: 5,
+  esiMaxIncludes: 100,
+  esiIncludeTimeout: '5s',
 } as const
 
 export const SPIKE_DEFAULTS = {
@@ -208,6 +224,16 @@ export function resolveConfig(input: LacquerConfig): ResolvedConfig {
       tagHeaders: new Set((c.invalidation?.tagHeaders ?? DEFAULTS.tagHeaders).map((h) => h.toLowerCase())),
       maxBans: c.invalidation?.maxBans ?? DEFAULTS.maxBans,
       banSweepIntervalMs: duration(c.invalidation?.banSweepInterval ?? DEFAULTS.banSweepInterval),
+    },
+    esi: {
+      isEnabled: c.esi?.enabled ?? true,
+      maxDepth: c.esi?.maxDepth ?? DEFAULTS.esiMaxDepth,
+      maxIncludes: c.esi?.maxIncludes ?? DEFAULTS.esiMaxIncludes,
+      includeTimeoutMs: duration(c.esi?.includeTimeout ?? DEFAULTS.esiIncludeTimeout),
+      onError: c.esi?.onError ?? 'abort',
+      hosts: new Set((c.esi?.hosts ?? []).map((h) => h.toLowerCase())),
+      isCompressing: c.esi?.compress ?? true,
+      escapeVars: c.esi?.escapeVars ?? 'html',
     },
   }
   return deepFreeze(config)

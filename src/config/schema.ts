@@ -177,6 +177,24 @@ export const configSchema = z.strictObject({
     /** a file (appended to), or - / stdout / stderr */
     output: z.string().min(1, { message: 'give a file path, or - for stdout' }).optional(),
   })]).optional(),
+  esi: z.strictObject({
+    /** false: never process ESI and do not advertise it (Surrogate-Capability) */
+    enabled: z.boolean().optional(),
+    /** deepest nesting of fragments that include fragments (the page is depth 0) */
+    maxDepth: z.number().int().min(1, { message: 'must be ≥ 1' }).max(32, { message: 'must be ≤ 32' }).optional(),
+    /** most includes fetched for one client request, nested fragments included */
+    maxIncludes: z.number().int().min(1, { message: 'must be ≥ 1' }).optional(),
+    /** how long one include may take (its alt gets the same again) */
+    includeTimeout: timeoutText.optional(),
+    /** what a failed include outside any esi:try and without onerror="continue" does to the page */
+    onError: z.enum(['abort', 'empty', 'comment']).optional(),
+    /** other hosts served by the same origin: absolute include URLs to them are allowed (with the client's credentials) */
+    hosts: z.array(z.string().regex(/^[a-zA-Z0-9.-]+(?::\d{1,5})?$/, { message: 'a host name, e.g. shop.example or shop.example:8080' })).optional(),
+    /** compress the assembled page (br or gzip) for clients that accept it */
+    compress: z.boolean().optional(),
+    /** how esi:vars writes values: html-escaped (default) or raw, as ESI 1.0 says */
+    escapeVars: z.enum(['html', 'none']).optional(),
+  }).optional(),
   rules: z.array(ruleSchema).optional(),
   hooks: hooksSchema.optional(),
 }).superRefine((config, ctx) => {

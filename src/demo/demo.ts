@@ -1,11 +1,13 @@
 /**
  * @module demo/demo
- * `lacquer demo`: the sample site and a Lacquer in front of it, with the URLs to try.
+ * `lacquer demo`: the sample shop (demo/site) and a Lacquer in front of it, configured as a
+ * shop would be (pages shared, the user's header per user, the stock never cached), with the
+ * URLs to try.
  */
 import type { AddressInfo } from 'node:net'
 import { parseListenAddress } from '../config/resolve.js'
 import { LacquerError } from '../errors.js'
-import { createProxy } from '../index.js'
+import { type ProxyOptions, createProxy } from '../index.js'
 import type { Logger } from '../observe/logger.js'
 import { createDemoSite } from './site.js'
 
@@ -14,6 +16,18 @@ export interface DemoOptions {
   admin: string
   originListen: string
   logger: Logger
+}
+
+/** How a shop runs Lacquer: the rules the demo shows (docs/esi.md walks through them). */
+export const DEMO_CONFIG: Omit<ProxyOptions, 'origin'> = {
+  rules: [
+    // the same page for everybody: cookies dropped from its request (its fragments still get them)
+    { name: 'shop pages', match: { path: ['/', '/products/*'] }, cache: true },
+    // the header: one cached copy per signed-in user, keyed by an HMAC of the session cookie
+    { name: 'user header', match: { path: '/fragments/header' }, perUser: { cookie: 'session' } },
+  ],
+  // the cart cookie only versions the header's URL ($(HTTP_COOKIE{cart})): it never makes a request a user's
+  cookies: { ignore: ['cart'] },
 }
 
 export async function startDemo(options: DemoOptions) {
@@ -26,7 +40,7 @@ export async function startDemo(options: DemoOptions) {
   })
   const siteAddress = site.address() as AddressInfo
   const origin = `http://${siteAddress.address}:${siteAddress.port}`
-  const proxy = createProxy({ origin, listen: options.listen, admin: options.admin }, undefined, { logger: options.logger })
+  const proxy = createProxy({ ...DEMO_CONFIG, origin, listen: options.listen, admin: options.admin }, undefined, { logger: options.logger })
   let urls
   try {
     urls = await proxy.listen()
@@ -34,17 +48,21 @@ export async function startDemo(options: DemoOptions) {
     site.close()
     throw err
   }
+  site.adminUrl = urls.adminUrl ?? undefined
   const u = urls.url
-  const banner = `Lacquer demo
+  const banner = `Lacquer demo: a small shop
   site through Lacquer: ${u}/
   the site directly:    ${origin}/
+  what was cached:      ${u}/report
   admin:                ${urls.adminUrl ?? '(off)'}/stats
 
 Try:
-  curl -si ${u}/cached | grep -i -E 'cache-status|age'     # twice: the second is a hit
-  curl -si ${u}/login  | grep -i -E 'cache-status|set-cookie'
-  curl -si -H 'Accept-Language: fr' ${u}/vary | grep -i cache-status
-  curl -s ${urls.adminUrl ?? ''}/stats
+  curl -si ${u}/products/1 | grep -iE 'cache-status|signed|stock'      # twice: the page is a hit, the stock is live
+  curl -s -c /tmp/jar '${u}/login?user=alice' >/dev/null                  # a session cookie for alice
+  curl -s -b /tmp/jar ${u}/products/1 | grep -iE 'signed|stock'          # alice's header (cached for her alone)
+  curl -s -b /tmp/jar -c /tmp/jar -X POST '${u}/cart/add?id=1' | grep -i cart
+  curl -s -b /tmp/jar ${u}/products/1 | grep -iE 'signed'                 # cart: 1 item
+  curl -s ${urls.adminUrl ?? ''}/esi                                     # each fragment's Cache-Status
 Ctrl-C stops both.
 `
   return {

@@ -16,6 +16,7 @@ import type { HeaderList } from '../http-cache/header-list.js'
 import { LacquerError } from '../errors.js'
 import type { CacheStatusDetail } from '../observe/cache-status.js'
 import type { StoredObject } from '../store/types.js'
+import type { EsiFeed } from '../esi/feed.js'
 
 export type BusyState = 'requested' | 'streaming' | 'finished' | 'failed'
 
@@ -43,6 +44,8 @@ export interface FetchedHead {
   tags?: readonly string[]
   /** set when a revalidation answered 304: deliver this (updated) stored object instead of a body */
   revalidated?: StoredObject
+  /** an ESI response: its parsed nodes as they come (esi/feed); the raw body is not streamed */
+  esi?: EsiFeed
 }
 
 export interface BodySink {

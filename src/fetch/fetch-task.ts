@@ -26,6 +26,9 @@ import type { RequestView } from '../policy/types.js'
 import { type ObjectHead, type StoreWriter, type StoredObject, resourceOfKey } from '../store/types.js'
 import { collectTags } from '../invalidate/tags.js'
 import { BusyEntry, type FetchedHead } from './busy-entry.js'
+import { EsiFeed } from '../esi/feed.js'
+import { consumeEsiBody } from '../esi/fetch-body.js'
+import { esiActivation, stripForEsi, surrogateCapability } from '../esi/surrogate.js'
 
 export const FETCH_STATES = ['prepare', 'start', 'revalidate', 'body', 'end', 'error'] as const
 export type FetchState = (typeof FETCH_STATES)[number]
@@ -103,6 +106,12 @@ export function prepareOriginHeaders(ctx: ProxyContext, job: FetchJob): HeaderLi
   removeAll(out, 'forwarded')
   const client = job.request.clientAddress.includes(':') ? `"[${job.request.clientAddress}]"` : job.request.clientAddress || 'unknown'
   out.push(['forwarded', `for=${client};host="${job.request.host.replace(/["\\]/g, '')}";proto=${job.request.scheme}`])
+  // Edge Architecture Specification §2.2: tell the origin Lacquer processes ESI
+  if (ctx.config.esi.isEnabled) {
+    const capability = surrogateCapability(out)
+    removeAll(out, 'surrogate-capability')
+    out.push(['surrogate-capability', capability])
+  }
   return out
 }
 
@@ -163,6 +172,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   if (job.stale && res.status === 304 && notModifiedSelects(received, job.stale.headers)) {
     res.body.resume()
     const merged = mergeHeaders(job.stale.headers, received)
+    if (job.stale.esi) stripForEsi(merged)
     const { cc, isTargeted } = effectiveDirectives(merged)
     const freshness = computeFreshness(job.stale.status, merged, cc, isTargeted, requestAt, responseAt)
     ctx.counters.revalidations++
@@ -193,10 +203,15 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     return
   }
 
+  // ── decide: processed as ESI? (esi/surrogate: only a response that asked)
+  const esi = esiActivation(ctx, request, received, !isBodyless)
+  if (esi) stripForEsi(received)
   // ── decide: stored? shared with coalesced waiters?
   const { cc, isTargeted } = effectiveDirectives(received)
   const freshness = computeFreshness(res.status, received, cc, isTargeted, requestAt, responseAt)
-  const vary = parseVary(received)
+  let vary = parseVary(received)
+  // an ESI page is stored decoded and encoded per client at delivery: its coding does not select it
+  if (esi && vary !== '*') vary = vary.filter((name) => name !== 'accept-encoding')
   const varyValues = vary === '*' ? [] : selectingValues(request.headers, vary)
   let isStored = false
   let isShareable = false
@@ -236,14 +251,14 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     head = {
       key: job.key, status: res.status, statusText: res.statusText, headers: received, varyNames: vary, varyValues,
       cc, isTargeted, freshness, deleteAt: deleteAtFor(freshness, cc, received, graceMs, keepMs), graceMs, tags, partition: job.partition,
-      invalidationSeq: busy.invalidationSeq,
+      invalidationSeq: busy.invalidationSeq, ...(esi && { esi: true }),
     }
     writer = ctx.store.openWrite(head, contentLength)
     if (!writer) { isStored = false; detail = 'TOO-LARGE' }
   }
   const fetched: FetchedHead = {
     status: res.status, statusText: res.statusText, originStatus: res.status, headers: received, cc, freshness, vary, varyValues,
-    isShareable, isStored, detail, tags, originMs,
+    isShareable, isStored, detail, tags, originMs, esi: esi && new EsiFeed(),
   }
   busy.cancel = () => res.body.destroy()
   busy.setHead(fetched)
@@ -253,6 +268,8 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   try {
     if (isBodyless) {
       res.body.resume()
+    } else if (esi) {
+      writer = await consumeEsiBody(ctx, job.key, res.body, esi, fetched.esi!, writer)
     } else {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         busy.push(chunk)
@@ -261,7 +278,9 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     }
   } catch (err) {
     writer?.abort()
-    return fetchError(ctx, job, busy, bodyError(err))
+    const error = err instanceof LacquerError && err.code === 'ERR_ESI_TOO_LARGE' ? err : bodyError(err)
+    fetched.esi?.fail(error)
+    return fetchError(ctx, job, busy, error)
   }
   // ── end: commit to the store before the entry stops accepting joiners, so no gap opens;
   // unless a purge issued since the fetch began matches it (its content may be what was purged)
@@ -272,6 +291,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     head!.invalidationSeq = ctx.invalidator.seq
     await writer.end()
   }
+  fetched.esi?.end()
   busy.finish()
   releaseBusy(ctx, busy)
 }

@@ -12,6 +12,7 @@ import { formatHttpDate } from '../http-cache/http-date.js'
 import { resolveRange } from '../http-cache/range.js'
 import { formatCacheStatus } from '../observe/cache-status.js'
 import type { BodySink } from '../fetch/busy-entry.js'
+import { deliverEsi } from '../esi/deliver.js'
 import type { Next, Step } from './steps.js'
 import type { Transaction } from './transaction.js'
 
@@ -19,6 +20,8 @@ export const deliver: Step = {
   name: 'deliver',
   exits: ['finish', 'synth'],
   run(tx) {
+    // an ESI page (stored parsed, or parsed as it arrives) is assembled per request: esi/deliver
+    if (tx.object ? tx.object.esi : tx.head?.esi) return deliverEsi(tx, { hideTags, wantsSynth, addProxyFields })
     return tx.object ? deliverObject(tx) : deliverStream(tx)
   },
 }

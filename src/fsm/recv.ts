@@ -33,6 +33,8 @@ export const recv: Step = {
         tx.showsTrace = words.has('trace')
       }
     }
+    // kept for ESI: a page's fragments get the client's own fields, not the page's edited ones
+    tx.clientView = { headers: request.headers.slice(), path: request.path }
     // a PURGE is routed as the GET it purges: the same rule, so the same key normalisation
     const route = routeRequest(config.rules, config.dropParams, request.method === 'PURGE' ? { ...request, method: 'GET' } : request)
     request.rule = route.rule

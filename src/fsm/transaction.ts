@@ -11,6 +11,7 @@ import type { CacheStatus, CacheStatusDetail } from '../observe/cache-status.js'
 import type { StoredObject } from '../store/types.js'
 import type { CompiledRule } from '../policy/rules.js'
 import type { State } from './steps.js'
+import type { EsiRequestContext } from '../esi/child-request.js'
 
 /** Where a response goes: implemented by http/ over node's ServerResponse. */
 export interface ClientSink {
@@ -88,6 +89,13 @@ export class Transaction {
   /** a trusted caller asked (Lacquer-Debug: trace) for the state trace and the cache key */
   showsTrace = false
   synthetic?: Synthetic
+  /**
+   * The client's header fields and target as they arrived, before recv's edits (a `cache` rule
+   * drops the cookie from the page's request, but its ESI fragments need it). Set by recv.
+   */
+  clientView?: { readonly headers: HeaderList; readonly path: string }
+  /** set on an ESI include's child request: its depth, its ancestors and the page's include budget */
+  esi?: EsiRequestContext
   readonly cacheStatus: CacheStatus = { hit: false }
   readonly trace: State[] = []
 

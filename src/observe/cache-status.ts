@@ -42,6 +42,7 @@ export const CACHE_STATUS_DETAILS = {
   'PURGED': 'a PURGE from a trusted caller: answered by Lacquer with its receipt',
   'PURGE-REFUSED': 'a PURGE from a caller outside trust.allow without a valid token: refused, nothing invalidated',
   'SOFT-PURGED': 'served stale within grace after a soft purge, while one background fetch refreshes it',
+  'ESI-ASSEMBLED': 'an ESI page: assembled for this request from the page and its fragments (each fragment has its own Cache-Status, see GET /esi on the admin port)',
 } as const
 
 export type CacheStatusDetail = keyof typeof CACHE_STATUS_DETAILS
@@ -58,6 +59,8 @@ export interface CacheStatus {
   ttlSeconds?: number
   key?: string
   detail?: CacheStatusDetail
+  /** an ESI page assembled for this request: adds the ESI-ASSEMBLED detail */
+  esi?: boolean
 }
 
 /** Serialises one Cache-Status list member for Lacquer. */
@@ -69,6 +72,8 @@ export function formatCacheStatus(status: CacheStatus): string {
   if (status.stored) out += '; stored'
   if (status.collapsed) out += '; collapsed'
   if (status.ttlSeconds !== undefined) out += `; ttl=${status.ttlSeconds}`
-  if (status.detail) out += `; detail=${status.detail}`
+  // RFC 9211 §2.8: detail is a token, or a string when it says two things
+  if (status.esi) out += status.detail ? `; detail="${status.detail} ESI-ASSEMBLED"` : '; detail=ESI-ASSEMBLED'
+  else if (status.detail) out += `; detail=${status.detail}`
   return out
 }

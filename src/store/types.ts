@@ -42,6 +42,12 @@ export interface StoredObject {
    * its fetch began, so a ban issued while the response was on its way is not missed.
    */
   invalidationSeq?: number
+  /**
+   * Set when the origin asked for ESI processing (docs/adr/0007-esi-delivery.md): `body` then
+   * holds the page parsed once, as an encoded ESI document (esi/codec), not the bytes the
+   * origin sent. Delivery replays it; it is never sent as is.
+   */
+  readonly esi?: boolean
   readonly body: Buffer
   readonly storedAt: number
 }
