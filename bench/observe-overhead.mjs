@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// The cost of observability on cache-hit throughput. Metrics and the live numbers are always
+// on (there is no switch), so what can be compared is the access log:
+//   (a) access log off, (b) combined to a file, (c) json to a file, and (d) combined to
+//   /dev/null (the log's own cost, without the disk's).
+// Each run starts a fresh `lacquer serve` (pinned: taskset -c 0) in front of a small origin
+// (this process, a 1 KB page, max-age=3600), warms it (one miss, then a 2 s wrk warm-up) and
+// measures hits with wrk (taskset -c 1, 64 connections, 10 s). Variants are interleaved
+// (the order rotating each round; `sync` between runs), 3 rounds; the median req/s of each is compared with (a). Also reports how many access-log
+// lines were written for the requests wrk made (the log drops lines when it thinks the output
+// is blocked).
+//
+//   npm run build && node bench/observe-overhead.mjs [--rounds 3] [--duration 10] [--connections 64]
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import http from 'node:http'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? Number(process.argv[i + 1]) : fallback
+}
+const ROUNDS = arg('rounds', 3)
+const DURATION_S = arg('duration', 10)
+const CONNECTIONS = arg('connections', 64)
+const WARMUP_S = 2
+const BIN = 'dist/src/cli/main.js'
+const WRK = '/usr/bin/wrk'
+
+for (const [path, hint] of [[BIN, 'run `npm run build` first'], [WRK, 'apt-get install -y wrk']]) {
+  if (!existsSync(path)) { console.error(`observe-overhead: ${path} is missing: ${hint}`); process.exit(1) }
+}
+const hasTaskset = (() => { try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return true } catch { return false } })()
+const pinned = (cpu, cmd, args) => (hasTaskset && cpus().length > 1 ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args])
+
+const PAGE = Buffer.alloc(1024, 'x')
+const origin = http.createServer((_req, res) => {
+  res.writeHead(200, { 'content-type': 'text/html', 'content-length': PAGE.length, 'cache-control': 'max-age=3600' })
+  res.end(PAGE)
+})
+await new Promise((resolve) => origin.listen(0, '127.0.0.1', resolve))
+const originUrl = `http://127.0.0.1:${origin.address().port}`
+const dir = mkdtempSync(join(tmpdir(), 'lacquer-bench-'))
+
+const VARIANTS = {
+  a: { name: 'access log off', flags: [] },
+  b: { name: 'access log combined → file', flags: (file) => ['--access-log', file] },
+  c: { name: 'access log json → file', flags: (file) => ['--access-log', file, '--access-log-format', 'json'] },
+  d: { name: 'access log combined → /dev/null', flags: ['--access-log', '/dev/null'] },
+}
+
+function get(url) {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode, cacheStatus: String(res.headers['cache-status'] ?? '') }))
+    }).on('error', reject)
+  })
+}
+
+async function startLacquer(key, run) {
+  const file = join(dir, `${key}-${run}.log`)
+  const flags = typeof VARIANTS[key].flags === 'function' ? VARIANTS[key].flags(file) : VARIANTS[key].flags
+  const [cmd, args] = pinned(0, process.execPath, [BIN, 'serve', '--origin', originUrl, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', ...flags])
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d) => { out += d })
+  const started = Date.now()
+  while (!/serving (http:\/\/\S+)/.test(out)) {
+    if (child.exitCode !== null || Date.now() - started > 10_000) throw new Error(`lacquer did not start: ${out}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  const url = /serving (http:\/\/\S+)/.exec(out)[1]
+  return { child, url, file: flags.includes(file) ? file : undefined }
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve()
+    child.on('exit', () => resolve())
+    child.kill('SIGTERM')
+  })
+}
+
+function wrk(url, seconds) {
+  const [cmd, args] = pinned(1, WRK, ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', `${url}/page`])
+  const text = execFileSync(cmd, args, { encoding: 'utf8' })
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1])
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1])
+  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(text)?.[0]
+  const p99 = /99%\s+(\S+)/.exec(text)?.[1]
+  return { rps, requests, errors, p99 }
+}
+
+const lineCount = (file) => (file && existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0)
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const uptime = () => { try { return execFileSync('uptime', { encoding: 'utf8' }).trim() } catch { return `load ${loadavg().map((x) => x.toFixed(2)).join(' ')}` } }
+
+console.log(`observe-overhead: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${hasTaskset ? 'taskset: lacquer on CPU 0, wrk on CPU 1' : 'no taskset: unpinned'}`)
+console.log(`  ${ROUNDS} rounds × ${Object.keys(VARIANTS).length} variants, ${DURATION_S} s each, ${CONNECTIONS} connections, 1 KB hits`)
+console.log(`  before: ${uptime()}`)
+const results = Object.fromEntries(Object.keys(VARIANTS).map((k) => [k, []]))
+try {
+  for (let round = 1; round <= ROUNDS; round++) {
+    // the order rotates each round, so that no variant always follows the same one
+    const keys = Object.keys(VARIANTS)
+    for (const key of [...keys.slice((round - 1) % keys.length), ...keys.slice(0, (round - 1) % keys.length)]) {
+      const lacquer = await startLacquer(key, round)
+      try {
+        await get(`${lacquer.url}/page`)
+        const check = await get(`${lacquer.url}/page`)
+        if (!/; hit/.test(check.cacheStatus)) throw new Error(`not a hit: ${check.cacheStatus}`)
+        wrk(lacquer.url, WARMUP_S)
+        await new Promise((r) => setTimeout(r, 300))
+        const before = lineCount(lacquer.file)
+        const r = wrk(lacquer.url, DURATION_S)
+        await new Promise((res) => setTimeout(res, 500))
+        const lines = lineCount(lacquer.file) - before
+        const size = lacquer.file && existsSync(lacquer.file) ? statSync(lacquer.file).size : 0
+        results[key].push({ ...r, lines })
+        const logged = lacquer.file ? `, log lines ${lines} of ${r.requests} (${(100 * (1 - lines / r.requests)).toFixed(1)} % dropped, ${(size / 1e6).toFixed(0)} MB file)` : ''
+        console.log(`  round ${round} ${key} ${VARIANTS[key].name.padEnd(28)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99}${r.errors ? `  ${r.errors}` : ''}${logged}`)
+      } finally {
+        await stop(lacquer.child)
+        if (lacquer.file) rmSync(lacquer.file, { force: true })
+        // flush what the run left in the page cache, so its write-back does not slow the next run
+        try { execFileSync('sync') } catch { /* best effort */ }
+      }
+    }
+  }
+} finally {
+  origin.close()
+  rmSync(dir, { recursive: true, force: true })
+}
+console.log(`  after: ${uptime()}`)
+const base = median(results.a.map((r) => r.rps))
+console.log('\nvariant                          median req/s   overhead vs (a)   log lines kept')
+for (const [key, runs] of Object.entries(results)) {
+  const m = median(runs.map((r) => r.rps))
+  const kept = key === 'a' ? '' : `${(100 * runs.reduce((n, r) => n + r.lines, 0) / runs.reduce((n, r) => n + r.requests, 0)).toFixed(1)} %`
+  console.log(`(${key}) ${VARIANTS[key].name.padEnd(28)} ${m.toFixed(0).padStart(12)}   ${key === 'a' ? '—'.padStart(15) : `${((1 - m / base) * 100).toFixed(1)} %`.padStart(15)}   ${kept.padStart(14)}`)
+}
