@@ -63,7 +63,7 @@ async function readConfig(flags: ServeFlags): Promise<{ config: LacquerConfig; p
   // --origin replaces the file's origin or origins: once → origin, several times → origins
   if (flags.origin?.length === 1) { config.origin = flags.origin[0]; delete config.origins }
   else if (flags.origin?.length) { config.origins = flags.origin; delete config.origin }
-  if (flags.director !== undefined) config.director = { ...config.director, type: flags.director as DirectorType }
+  if (flags.director !== undefined) config.director = { type: flags.director as DirectorType }
   if (flags.listen !== undefined) config.listen = flags.listen
   if (flags.admin !== undefined) config.admin = flags.admin
   if (flags.storeSize !== undefined || flags.maxObjectSize !== undefined) {

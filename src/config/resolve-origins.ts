@@ -116,5 +116,6 @@ export function resolveOrigins(config: Pick<LacquerConfig, 'origin' | 'origins' 
   const origins = config.origins
     ? config.origins.map((o, i) => resolveOne(o, i, `origins[${i}]`))
     : [resolveOne(config.origin!, 0, 'origin')]
-  return { origins, director: { type: config.director?.type ?? ORIGIN_DEFAULTS.director } }
+  const director = typeof config.director === 'string' ? config.director : config.director?.type
+  return { origins, director: { type: director ?? ORIGIN_DEFAULTS.director } }
 }

@@ -39,6 +39,9 @@ export const probeSchema = z.strictObject({
   threshold: z.number().int().min(1, { message: 'must be ≥ 1' }).optional(),
   initial: z.number().int().min(0, { message: 'must be ≥ 0' }).optional(),
 }).superRefine((probe, ctx) => {
+  // a probe every millisecond is a load test of the origin, not a health check
+  const intervalMs = probe.interval === undefined ? 5000 : parseDuration(probe.interval)
+  if (intervalMs !== undefined && intervalMs < 50) ctx.addIssue({ code: 'custom', path: ['interval'], message: 'at least 50ms (Varnish\'s default is 5s)' })
   const window = probe.window ?? 8
   if ((probe.threshold ?? 3) > window) ctx.addIssue({ code: 'custom', path: ['threshold'], message: `must not exceed window (${window}): that many of the last window probes must pass` })
   if (probe.initial !== undefined && probe.initial > window) ctx.addIssue({ code: 'custom', path: ['initial'], message: `must not exceed window (${window})` })
@@ -110,9 +113,11 @@ export const configSchema = z.strictObject({
   /** one origin; or `origins` for several (exactly one of the two) */
   origin: z.union([z.string(), originObject]).optional(),
   origins: z.array(z.union([z.string(), originObject])).min(1, { message: 'give at least one origin' }).optional(),
-  director: z.strictObject({
-    type: z.enum(DIRECTOR_TYPES, { message: `one of ${DIRECTOR_TYPES.join(', ')}` }),
-  }).optional(),
+  /** `{ type }`, or the type alone (as `--director` takes it) */
+  director: z.union([
+    z.enum(DIRECTOR_TYPES, { message: `one of ${DIRECTOR_TYPES.join(', ')}` }),
+    z.strictObject({ type: z.enum(DIRECTOR_TYPES, { message: `one of ${DIRECTOR_TYPES.join(', ')}` }) }),
+  ]).optional(),
   store: z.strictObject({
     type: z.literal('memory', { message: 'only "memory" for now' }).optional(),
     size: sizeText.optional(),

@@ -22,9 +22,10 @@
  * Response fields: no Content-Length (chunked: the length is known at the end only), no ETag,
  * Last-Modified or Accept-Ranges (the page differs per request, as in Varnish), Age of the
  * stored page kept, `Vary: Accept-Encoding` (the page is compressed per client: br or gzip when
- * `esi.compress`), `Cache-Control: private, no-cache` and no CDN-Cache-Control when the client
- * sent Cookie or Authorization (a page assembled with a user's credentials must not be stored
- * by a shared cache downstream), Cache-Status `detail=ESI-ASSEMBLED`.
+ * `esi.compress`), always `Cache-Control: private, no-cache` and no CDN-Cache-Control or Expires
+ * (the page is assembled per request — a fragment may be per user by a cookie or any header, and
+ * ESI variables read the request — so no shared cache downstream may store it; Lacquer caches
+ * the template and the fragments), Cache-Status `detail=ESI-ASSEMBLED`.
  */
 import { Transform } from 'node:stream'
 import { constants as zlibConstants, createBrotliCompress, createGzip } from 'node:zlib'
@@ -87,12 +88,12 @@ function esiResponseFields(tx: Transaction, headers: HeaderList, coding: Content
     if (!vary.includes('*') && !vary.some((v) => v.toLowerCase() === 'accept-encoding')) setHeader(headers, 'vary', [...vary, 'Accept-Encoding'].join(', '))
   }
   if (coding) headers.push(['content-encoding', coding])
-  const client = tx.clientView?.headers ?? tx.request.headers
-  if (has(client, 'cookie') || has(client, 'authorization')) {
-    setHeader(headers, 'cache-control', 'private, no-cache')
-    removeHeader(headers, 'cdn-cache-control')
-    removeHeader(headers, 'expires')
-  }
+  // always, whatever the request carried: a fragment may be keyed per user by any header, and
+  // the ESI variables read cookies, languages and user agents, while these fields are sent
+  // before any fragment is known; a shared cache downstream must never store an assembled page
+  setHeader(headers, 'cache-control', 'private, no-cache')
+  removeHeader(headers, 'cdn-cache-control')
+  removeHeader(headers, 'expires')
 }
 
 /** Makes the failure of an include no `try` covers end in `esi.onError`'s fallback instead of failing the page. */

@@ -11,18 +11,8 @@ import { test } from 'node:test'
 import { encodeDocument } from './codec.js'
 import { EsiParser, parseEsi, type EsiDocument, type EsiNode } from './parser.js'
 import { buildPlan } from './plan.js'
+import { prng } from '../../test/helpers/prng.js'
 
-/** mulberry32: a small seeded PRNG, good enough to spread test cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type Rng = () => number
 const int = (rng: Rng, n: number): number => Math.floor(rng() * n)

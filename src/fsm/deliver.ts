@@ -15,6 +15,7 @@ import type { BodySink } from '../fetch/busy-entry.js'
 import { deliverEsi } from '../esi/deliver.js'
 import type { Next, Step } from './steps.js'
 import type { Transaction } from './transaction.js'
+import { surrogateDirectives } from '../esi/surrogate.js'
 
 export const deliver: Step = {
   name: 'deliver',
@@ -41,11 +42,19 @@ export function addProxyFields(tx: Transaction, headers: HeaderList): void {
   }
 }
 
-/** Surrogate keys are internal (invalidate/tags.ts): shown only to a trusted caller who asked. */
+/**
+ * Fields meant for Lacquer, not the client: a Surrogate-Control with directives for Lacquer
+ * (untargeted or `;lacquer`: Edge Architecture §3, a surrogate removes what is addressed to it;
+ * one only for other devices is passed on); surrogate keys (invalidate/tags.ts) unless a
+ * trusted caller asked to see them.
+ */
 function hideTags(tx: Transaction, headers: HeaderList): void {
-  if (tx.showsTags) return
   const names = tx.ctx.config.invalidation.tagHeaders
-  for (let i = headers.length - 1; i >= 0; i--) if (names.has(headers[i]![0])) headers.splice(i, 1)
+  const isOurs = surrogateDirectives(headers).size > 0
+  for (let i = headers.length - 1; i >= 0; i--) {
+    const name = headers[i]![0]
+    if ((name === 'surrogate-control' && isOurs) || (!tx.showsTags && names.has(name))) headers.splice(i, 1)
+  }
 }
 
 /** Asks policy about the response; applies its edits; true when it wants a synthetic answer instead. */

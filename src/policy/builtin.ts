@@ -49,6 +49,7 @@ export function reqRulePass(req: RequestView): RecvAction | undefined {
  * - ignored cookies (tracking) are removed from a looked-up request;
  * - on a `cache` rule every cookie is removed;
  * - on a `perUser` rule keyed by a cookie, that cookie is kept (it is hashed into the key);
+ *   sent twice, the request is passed (which one the app uses is not known);
  * - any other cookie (a session cookie, or an unknown one unless `cookies.unknown: ignore`)
  *   makes the request a user's: passed.
  */
@@ -59,7 +60,13 @@ export function reqCookie(req: RequestView, settings: BuiltinSettings): RecvActi
   const perUserCookie = req.rule?.perUser && 'cookie' in req.rule.perUser ? req.rule.perUser.cookie : undefined
   const kept: string[] = []
   for (const [name, value] of parseCookies(req.headers)) {
-    if (name === perUserCookie) { kept.push(`${name}=${value}`); continue }
+    if (name === perUserCookie) {
+      // the key cookie twice: frameworks differ on which one wins (first or last), so the
+      // page could be rendered for one value and keyed by the other — never stored
+      if (kept.length) return { action: 'pass', detail: 'REQUEST-COOKIE', edits }
+      kept.push(`${name}=${value}`)
+      continue
+    }
     if (settings.cookies.ignore.some((p) => p.test(name))) continue
     const isSession = settings.cookies.session.some((p) => p.test(name))
     if (isSession || settings.cookies.unknown === 'pass') return { action: 'pass', detail: 'REQUEST-COOKIE', edits }

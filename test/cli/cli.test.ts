@@ -3,38 +3,21 @@
  * and a port in use are refused with the problem named and a non-zero exit.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import net from 'node:net'
 import { after, test } from 'node:test'
 import { startOrigin } from '../helpers/origin.js'
 import { cacheStatus, isHit, request } from '../helpers/proxy.js'
+import { type CliRun, runCli } from '../helpers/cli.js'
 
-const BIN = 'dist/src/cli/main.js'
 const children: ChildProcess[] = []
 after(() => { for (const child of children) if (child.exitCode === null) child.kill('SIGKILL') })
 
-function run(args: string[]) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d) => { stdout += d })
-  child.stderr!.on('data', (d) => { stderr += d })
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  return {
-    child, exited,
-    get stdout() { return stdout },
-    get stderr() { return stderr },
-    async waitFor(pattern: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
-      const until = Date.now() + ms
-      for (;;) {
-        const m = stdout.match(pattern)
-        if (m) return m
-        if (child.exitCode !== null || Date.now() > until) throw new Error(`no ${pattern} in stdout=${stdout} stderr=${stderr}`)
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    },
-  }
+/** The command, with `waitFor(pattern, ms)` on stdout. */
+function run(args: string[]): Omit<CliRun, 'waitFor'> & { waitFor(pattern: RegExp, ms?: number): Promise<RegExpMatchArray> } {
+  const r = runCli(args, { children })
+  const waitOnStdout = r.waitFor.bind(r)
+  return Object.assign(r, { waitFor: (pattern: RegExp, ms = 10_000) => waitOnStdout(pattern, 'stdout', ms) })
 }
 
 test('serve: proxies and caches, then exits 0 on SIGTERM', async () => {

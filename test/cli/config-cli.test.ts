@@ -8,7 +8,7 @@
  * docs/config-errors.md from what check-config prints.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join, resolve } from 'node:path'
@@ -16,8 +16,8 @@ import { after, describe, test } from 'node:test'
 import { type TestOrigin, startOrigin } from '../helpers/origin.js'
 import { useTempDirs } from '../helpers/temp-dirs.js'
 import { cacheStatus, isHit, request } from '../helpers/proxy.js'
+import { runCli } from '../helpers/cli.js'
 
-const BIN = resolve('dist/src/cli/main.js')
 const DOC = resolve('docs/config-errors.md')
 const children: ChildProcess[] = []
 const origins: TestOrigin[] = []
@@ -29,27 +29,7 @@ after(async () => {
 })
 
 function run(args: string[], options: { cwd?: string } = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd })
-  children.push(child)
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d) => { stdout += d })
-  child.stderr!.on('data', (d) => { stderr += d })
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-  return {
-    child, exited,
-    get stdout() { return stdout },
-    get stderr() { return stderr },
-    async waitFor(pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout', ms = 10_000): Promise<RegExpMatchArray> {
-      const until = Date.now() + ms
-      for (;;) {
-        const m = (stream === 'stdout' ? stdout : stderr).match(pattern)
-        if (m) return m
-        if (child.exitCode !== null || Date.now() > until) throw new Error(`no ${pattern} in ${stream}; stdout=${stdout} stderr=${stderr}`)
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    },
-  }
+  return runCli(args, { cwd: options.cwd, children })
 }
 
 /** Starts `serve` and waits for its banner; returns the proxy and admin URLs. */

@@ -23,6 +23,7 @@ import { after, before, test } from 'node:test'
 import type { Policy, ProxyOptions, RuleConfig } from '../../src/index.js'
 import { sleep, startOrigin, type TestOrigin } from '../helpers/origin.js'
 import { startProxy, type TestProxy } from '../helpers/proxy.js'
+import { prng } from '../helpers/prng.js'
 
 const USERS = 24
 const WAVES = 12
@@ -234,17 +235,6 @@ function send(url: string, method: string, headers: Record<string, string>, agen
   })
 }
 
-/** mulberry32: a small seeded PRNG, so a run's choices can be replayed */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Leak {
   requester: string

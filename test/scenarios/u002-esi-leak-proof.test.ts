@@ -19,6 +19,7 @@ import { after, before, test } from 'node:test'
 import type { Policy, RuleConfig } from '../../src/index.js'
 import { startOrigin, type TestOrigin } from '../helpers/origin.js'
 import { startProxy, type TestProxy } from '../helpers/proxy.js'
+import { prng } from '../helpers/prng.js'
 
 const USERS = 24
 const WAVES = 10
@@ -105,16 +106,6 @@ const SAFE_RULES: RuleConfig[] = [
   { name: 'api fragment', match: { path: '/f/api' }, perUser: { header: 'authorization' } },
 ]
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Exchange { status: number; statusMessage: string; rawHeaders: string[]; body: string }
 function send(url: string, headers: Record<string, string>, agent: http.Agent): Promise<Exchange> {
