@@ -41,7 +41,7 @@ export const probeSchema = z.strictObject({
 }).superRefine((probe, ctx) => {
   // a probe every millisecond is a load test of the origin, not a health check
   const intervalMs = probe.interval === undefined ? 5000 : parseDuration(probe.interval)
-  if (intervalMs !== undefined && intervalMs < 50) ctx.addIssue({ code: 'custom', path: ['interval'], message: 'at least 50ms (Varnish\'s default is 5s)' })
+  if (intervalMs !== undefined && intervalMs > 0 && intervalMs < 50) ctx.addIssue({ code: 'custom', path: ['interval'], message: 'at least 50ms (Varnish\'s default is 5s)' })
   const window = probe.window ?? 8
   if ((probe.threshold ?? 3) > window) ctx.addIssue({ code: 'custom', path: ['threshold'], message: `must not exceed window (${window}): that many of the last window probes must pass` })
   if (probe.initial !== undefined && probe.initial > window) ctx.addIssue({ code: 'custom', path: ['initial'], message: `must not exceed window (${window})` })
