@@ -135,3 +135,6 @@ else {
   process.stderr.write('usage: node bench/servers.mjs origin | node-http | node-net | naive ORIGIN_URL\n')
   process.exit(2)
 }
+
+// exit through process.exit, so that `node --cpu-prof` writes its profile (bench/profile.mjs)
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0))
