@@ -30,15 +30,17 @@ const USAGE = `usage: npm run bench -- [options]
   --duration S        seconds per measured run (default 10)
   --warmup S          seconds of warmup per server and scenario before the rounds (default 3)
   --connections N     wrk connections for the throughput scenarios (default 64)
-  --max-other-load P  re-run a measurement (twice at most) when other processes used more than P %
-                      of one core during it (default 30; off: never)
+  --max-other-load P  before each measurement, wait (up to --max-wait) until other processes use
+                      less than P % of one core, and re-run it (twice at most) when they used
+                      more during it (default 30; off: neither)
+  --max-wait S        longest wait for a quiet machine before each measurement (default 60)
   --build             run \`npm run build\` first (visibly)
   --out FILE          JSON output (default bench/results/<timestamp>.json)`
 
 function parseOptions(argv) {
   const options = {
     rounds: 3, durationS: 10, warmupS: 3, latencyDurationS: 5, connections: 64,
-    maxOtherLoadPct: 30, only: undefined, servers: undefined, modes: ['pinned', 'unpinned'], build: false, out: undefined, quick: false,
+    maxOtherLoadPct: 30, maxWaitS: 60, only: undefined, servers: undefined, modes: ['pinned', 'unpinned'], build: false, out: undefined, quick: false,
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
@@ -61,6 +63,7 @@ function parseOptions(argv) {
     else if (arg === '--warmup') options.warmupS = number()
     else if (arg === '--connections') options.connections = Math.round(number())
     else if (arg === '--max-other-load') options.maxOtherLoadPct = argv[i + 1] === 'off' ? (i++, Infinity) : number()
+    else if (arg === '--max-wait') options.maxWaitS = number()
     else if (arg === '--build') options.build = true
     else if (arg === '--out') options.out = value()
     else if (arg === '-h' || arg === '--help') { console.log(USAGE); process.exit(0) }
@@ -448,6 +451,27 @@ function runWrk({ url, connections, durationS, pinned }) {
   })
 }
 
+/** Ticks of every process this script started (idle servers included) and of itself. */
+function ownTicks() {
+  let ticks = machineTicks().self
+  for (const proc of started) if (!proc.exited) ticks += treeTicks(proc.pid)
+  return ticks
+}
+
+/** Waits until other processes used less than the limit over one second (at most maxWaitS); returns the seconds waited. */
+async function waitForQuiet(options) {
+  if (!Number.isFinite(options.maxOtherLoadPct)) return 0
+  const startedAt = Date.now()
+  for (;;) {
+    const busyBefore = machineTicks().busy
+    const ownBefore = ownTicks()
+    await sleep(1000)
+    const otherPct = ((machineTicks().busy - busyBefore - (ownTicks() - ownBefore)) / CLOCK_TICKS) * 100
+    const waitedS = (Date.now() - startedAt) / 1000
+    if (otherPct <= options.maxOtherLoadPct || waitedS >= options.maxWaitS) return Math.round(waitedS)
+  }
+}
+
 async function originCounts(ports, urlPath) {
   const stats = JSON.parse((await get(ports.origin, '/__stats')).body.toString())
   return { requests: stats[urlPath] ?? 0, connections: stats.connections }
@@ -532,12 +556,19 @@ function ratios(scenario, summary) {
   if (!lacquer) return {}
   const out = {}
   const ratio = (name) => (by[name]?.rps ? round(lacquer.rps / by[name].rps, 2) : undefined)
+  // CPU time per request is far less sensitive to other processes on the box than req/s
+  const cpuRatio = (name) => (by[name]?.serverCpuUsPerReq && lacquer.serverCpuUsPerReq ? round(lacquer.serverCpuUsPerReq / by[name].serverCpuUsPerReq, 2) : undefined)
   if (scenario.kind === 'hit') {
     out.toVarnish = ratio('varnish')
     out.toNginx = ratio('nginx')
     out.toNodeHttp = ratio('node-http')
     out.toNodeNet = ratio('node-net')
+    out.cpuPerReqToVarnish = cpuRatio('varnish')
+    out.cpuPerReqToNginx = cpuRatio('nginx')
+    out.cpuPerReqToNodeHttp = cpuRatio('node-http')
   } else {
+    out.cpuPerReqToNaive = cpuRatio('naive')
+    out.cpuPerReqToNginx = cpuRatio('nginx')
     out.toVarnish = ratio('varnish')
     out.toNginx = ratio('nginx')
     out.toNaive = ratio('naive')
@@ -569,10 +600,12 @@ function printScenario(scenario, mode, summary, options) {
   for (const row of rows) console.log(`  ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')}`)
   const r = ratios(scenario, summary)
   if (scenario.kind === 'hit') {
-    console.log(`  Lacquer ÷ Varnish ${fmtX(r.toVarnish)} · ÷ nginx ${fmtX(r.toNginx)} · ÷ node:http ceiling ${fmtX(r.toNodeHttp)} · ÷ node:net ${fmtX(r.toNodeNet)}`)
+    console.log(`  req/s: Lacquer ÷ Varnish ${fmtX(r.toVarnish)} · ÷ nginx ${fmtX(r.toNginx)} · ÷ node:http ceiling ${fmtX(r.toNodeHttp)} · ÷ node:net ${fmtX(r.toNodeNet)}`)
+    console.log(`  CPU µs/req: Lacquer ÷ Varnish ${fmtX(r.cpuPerReqToVarnish)} · ÷ nginx ${fmtX(r.cpuPerReqToNginx)} · ÷ node:http ceiling ${fmtX(r.cpuPerReqToNodeHttp)}`)
   } else {
-    console.log(`  Lacquer ÷ naive proxy ${fmtX(r.toNaive)} · ÷ nginx proxy_pass ${fmtX(r.toNginx)} · ÷ Varnish pass ${fmtX(r.toVarnish)} · ÷ origin direct ${fmtX(r.toOrigin)}`
+    console.log(`  req/s: Lacquer ÷ naive proxy ${fmtX(r.toNaive)} · ÷ nginx proxy_pass ${fmtX(r.toNginx)} · ÷ Varnish pass ${fmtX(r.toVarnish)} · ÷ origin direct ${fmtX(r.toOrigin)}`
       + ` · added p50 ${fmtMs(r.addedP50Ms)}, p99 ${fmtMs(r.addedP99Ms)}`)
+    console.log(`  CPU µs/req: Lacquer ÷ naive proxy ${fmtX(r.cpuPerReqToNaive)} · ÷ nginx proxy_pass ${fmtX(r.cpuPerReqToNginx)}`)
   }
 }
 
@@ -614,7 +647,7 @@ async function main() {
       node: process.version, wrk: versionOf(tools.wrk, ['--version']), varnish: versionOf(tools.varnishd, ['-V']), nginx: versionOf(tools.nginx, ['-v']),
       lacquerCommit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() || undefined,
     },
-    options: { maxOtherLoadPct: options.maxOtherLoadPct, rounds: options.rounds, durationS: options.durationS, latencyDurationS: options.latencyDurationS, warmupS: options.warmupS, connections: options.connections, quick: options.quick },
+    options: { maxOtherLoadPct: options.maxOtherLoadPct, maxWaitS: options.maxWaitS, rounds: options.rounds, durationS: options.durationS, latencyDurationS: options.latencyDurationS, warmupS: options.warmupS, connections: options.connections, quick: options.quick },
     modes: {},
   }
   const estimate = options.modes.length * scenarios.reduce((t, s) => t + s.servers.length * (options.warmupS + options.rounds * (s.connections ? options.latencyDurationS : options.durationS)), 0)
@@ -647,15 +680,18 @@ async function main() {
         for (const server of order) {
           let run
           let retries = 0
+          let waitedS = 0
           for (;;) {
+            const waited = await waitForQuiet(options)
+            if (waited >= 5) console.log(`  (waited ${waited} s for other processes to quiet down)`)
+            waitedS += waited
             run = await measure({ scenario, server, servers, mode, durationS: durationOf(scenario), connections: scenario.connections ?? options.connections })
             // another engineer's test suite on this shared box: measure again rather than record its noise
             if (run.foreignCpuPct <= options.maxOtherLoadPct || retries === 2) break
             retries++
             console.log(`  [${mode} ${r + 1}/${options.rounds}] ${scenario.id} ${server}: other processes used ${run.foreignCpuPct}% of a core, measuring again`)
-            await sleep(2000)
           }
-          runs.push({ scenario: scenario.id, server, round: r + 1, retries, ...run })
+          runs.push({ scenario: scenario.id, server, round: r + 1, retries, waitedS, ...run })
           console.log(`  [${mode} ${r + 1}/${options.rounds}] ${scenario.id.padEnd(8)} ${server.padEnd(9)} ${fmtRps(run.rps).padStart(7)} req/s  p50 ${fmtMs(run.p50Ms).padStart(8)}  p99 ${fmtMs(run.p99Ms).padStart(8)}`
             + `  cpu ${run.serverCpuUsPerReq?.toFixed(1) ?? '–'} µs/req  other load ${run.foreignCpuPct}%${run.non2xx + run.socketErrors ? `  ERRORS ${run.non2xx + run.socketErrors}` : ''}`)
         }
