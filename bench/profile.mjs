@@ -187,6 +187,22 @@ function report(profile, [fromUs, toUs]) {
   const requests = Number(/(\d+) requests in/.exec(lastWrk)?.[1])
   if (requests > 0) console.log(`\n${requests} requests: ${(total / requests).toFixed(1)} µs of busy JS/native main-thread time per request`)
   console.log(`busy ${(total / 1e6).toFixed(2)} s, idle ${(idle / 1e6).toFixed(2)} s (percentages are of busy time)`)
+  const group = (test) => [...selfByArea].filter(([area]) => test(area)).reduce((n, [, us]) => n + us, 0)
+  const groups = [
+    ['kernel send (writev/write syscalls)', (a) => /^native: (writev|writeLatin1String|writeBuffer|writeUtf8String)$/.test(a)],
+    ['node http/net/streams/events (JS)', (a) => /^node (http|net|streams|event loop)/.test(a)],
+    ['Lacquer (dist/src)', (a) => a.startsWith('lacquer ')],
+    ['undici', (a) => a === 'undici' || a.startsWith('wasm')],
+    ['GC', (a) => a === 'GC'],
+  ]
+  console.log('\nself time by group (µs per request):')
+  let grouped = 0
+  for (const [name, test] of groups) {
+    const us = group(test)
+    grouped += us
+    console.log(`  ${pct(us)}  ${requests > 0 ? `${(us / requests).toFixed(1).padStart(5)} µs` : ''}  ${name}`)
+  }
+  console.log(`  ${pct(total - grouped)}  ${requests > 0 ? `${((total - grouped) / requests).toFixed(1).padStart(5)} µs` : ''}  everything else (V8, native, other node modules)`)
   console.log('\nself time by area:')
   for (const [area, us] of top(selfByArea, 25)) console.log(`  ${pct(us)}  ${area}`)
   console.log('\nself time by function (top 35):')
