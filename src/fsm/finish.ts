@@ -11,9 +11,12 @@ export const finish: Step = {
   exits: ['done'],
   run(tx) {
     tx.ctx.observer.request(tx)
-    tx.ctx.log('debug', 'request done', {
-      id: tx.id, method: tx.request.method, path: tx.request.path, trace: tx.trace.join('>'), ms: Date.now() - tx.startedAt,
-    })
+    // the fields are built only when they will be written: a hit should not pay for a debug line
+    if (tx.ctx.config.logLevel === 'debug') {
+      tx.ctx.log('debug', 'request done', {
+        id: tx.id, method: tx.request.method, path: tx.request.path, trace: tx.trace.join('>'), ms: Date.now() - tx.startedAt,
+      })
+    }
     return 'done'
   },
 }

@@ -40,8 +40,19 @@ export interface AccessRecord {
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
-/** `[10/Oct/2000:13:55:36 +0000]`, in UTC. */
+let clfSecond = -1
+let clfText = ''
+
+/** `[10/Oct/2000:13:55:36 +0000]`, in UTC; made once per second. */
 function clfTime(ms: number): string {
+  const second = Math.floor(ms / 1000)
+  if (second === clfSecond) return clfText
+  clfSecond = second
+  clfText = formatClfTime(ms)
+  return clfText
+}
+
+function formatClfTime(ms: number): string {
   const d = new Date(ms)
   const p = (n: number) => String(n).padStart(2, '0')
   return `[${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000]`
@@ -54,6 +65,8 @@ function clfTime(ms: number): string {
  */
 function quoted(value: string | undefined): string {
   if (value === undefined || value === '') return '"-"'
+  // eslint-disable-next-line no-control-regex
+  if (!/[\x00-\x1f"\\\x7f-\uffff]/.test(value)) return `"${value}"`
   // eslint-disable-next-line no-control-regex
   return `"${value.replace(/["\\]/g, '\\$&').replace(/[\x00-\x1f\x7f-\uffff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}"`
 }

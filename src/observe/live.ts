@@ -22,10 +22,14 @@ interface Second {
   originErrors: number
   missed: Map<string, number>
   slowest: Array<{ url: string; ms: number; state: RequestState }>
+  /** the smallest ms among `slowest` once it is full (Infinity: not computed) */
+  slowestMin: number
 }
 
+const STATE_INDEX = Object.fromEntries(REQUEST_STATES.map((s, i) => [s, i])) as Record<RequestState, number>
+
 function emptySecond(t: number): Second {
-  return { t, requests: REQUEST_STATES.map(() => 0), latency: new Buckets(), originRequests: 0, originErrors: 0, missed: new Map(), slowest: [] }
+  return { t, requests: REQUEST_STATES.map(() => 0), latency: new Buckets(), originRequests: 0, originErrors: 0, missed: new Map(), slowest: [], slowestMin: Infinity }
 }
 
 function resetSecond(s: Second, t: number): void {
@@ -36,6 +40,7 @@ function resetSecond(s: Second, t: number): void {
   s.originErrors = 0
   s.missed.clear()
   s.slowest.length = 0
+  s.slowestMin = Infinity
 }
 
 export interface LivePoint {
@@ -89,22 +94,29 @@ export class LiveStats {
     return this.current
   }
 
-  /** One finished client request. */
-  request(state: RequestState, url: string, ms: number): void {
+  /**
+   * One finished client request. The URL is `host + path`, joined only when it is kept (a miss,
+   * or among the second's slowest): a hit costs no string.
+   */
+  request(state: RequestState, host: string, path: string, ms: number): void {
     const s = this.now()
-    s.requests[REQUEST_STATES.indexOf(state)]!++
+    s.requests[STATE_INDEX[state]]!++
     s.latency.observe(ms / 1000)
     if (state === 'miss' || state === 'pass') {
+      const url = host + path
       const key = s.missed.size < MAX_URLS_PER_SECOND || s.missed.has(url) ? url : '(other URLs)'
       s.missed.set(key, (s.missed.get(key) ?? 0) + 1)
     }
     const slow = s.slowest
-    if (slow.length < SLOWEST_PER_SECOND) slow.push({ url, ms, state })
-    else {
+    if (slow.length < SLOWEST_PER_SECOND) slow.push({ url: host + path, ms, state })
+    else if (ms > s.slowestMin) {
       let min = 0
       for (let i = 1; i < slow.length; i++) if (slow[i]!.ms < slow[min]!.ms) min = i
-      if (ms > slow[min]!.ms) slow[min] = { url, ms, state }
+      slow[min] = { url: host + path, ms, state }
+      s.slowestMin = Infinity
+      for (const entry of slow) if (entry.ms < s.slowestMin) s.slowestMin = entry.ms
     }
+    if (slow.length === SLOWEST_PER_SECOND && s.slowestMin === Infinity) s.slowestMin = Math.min(...slow.map((e) => e.ms))
   }
 
   origin(isOk: boolean): void {

@@ -42,7 +42,7 @@ export class Observer {
     const status = tx.sink.status || 500
     v.responses.set(status, (v.responses.get(status) ?? 0) + 1)
     v.responseBytes += tx.sink.bytesSent
-    this.live.request(state, `${tx.request.host}${tx.request.path}`, ms)
+    this.live.request(state, tx.request.host, tx.request.path, ms)
     this.accessLog?.write({
       remote: tx.request.clientAddress, time: tx.startedAt, method: tx.request.method, url: tx.request.target ?? tx.request.path, host: tx.request.host,
       httpVersion: tx.request.httpVersion,
@@ -62,7 +62,7 @@ export class Observer {
     v.durations[i]!.observe(0)
     v.responses.set(status, (v.responses.get(status) ?? 0) + 1)
     v.responseBytes += bytes
-    this.live.request('synth', url === undefined ? '(malformed request)' : `${host ?? ''}${url}`, 0)
+    this.live.request('synth', url === undefined ? '' : host ?? '', url ?? '(malformed request)', 0)
     this.accessLog?.write({
       remote, time: Date.now(), method: method ?? '-', url: url ?? '-', host: host ?? '', status, bytes, state: 'synth', durationMs: 0, id: 0,
     })
