@@ -55,6 +55,7 @@ export async function startDemo(options: DemoOptions) {
   the site directly:    ${origin}/
   what was cached:      ${u}/report
   admin:                ${urls.adminUrl ?? '(off)'}/stats
+  live dashboard:       ${urls.adminUrl ?? '(off)'}/   (or: npx lacquer stat --admin ${urls.adminUrl?.replace('http://', '') ?? '-'})
 
 Try:
   curl -si ${u}/products/1 | grep -iE 'cache-status|signed|stock'      # twice: the page is a hit, the stock is live
