@@ -225,7 +225,7 @@ export function createAdminServer(
     values: ctx.observer.values,
     counters: () => ctx.counters,
     store: () => ctx.store.stats(),
-    bansPending: () => ctx.invalidator.listBans().bans.length,
+    bansPending: () => ctx.invalidator.pendingBans,
     accessLogDropped: () => ctx.observer.accessLog?.dropped ?? 0,
     originHealth,
   })

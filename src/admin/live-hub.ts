@@ -21,7 +21,7 @@ export function liveSnapshot(ctx: ProxyContext, originHealth: OriginHealth): Liv
     ...ctx.observer.live.lastMinute(),
     store: { objects: store.objects, bytes: store.bytes, maxBytes: store.maxBytes, evictions: store.evictions },
     origins: [...originHealth()].map(([name, healthy]) => ({ name, healthy })),
-    bansPending: ctx.invalidator.listBans().bans.length,
+    bansPending: ctx.invalidator.pendingBans,
   }
 }
 

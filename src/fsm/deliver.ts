@@ -50,9 +50,11 @@ export function addProxyFields(tx: Transaction, headers: HeaderList): void {
  */
 function hideTags(tx: Transaction, headers: HeaderList): void {
   const names = tx.ctx.config.invalidation.tagHeaders
-  const isOurs = surrogateDirectives(headers).size > 0
+  // parsed only when the field is there: a plain hit pays one scan
+  let isOurs: boolean | undefined
   for (let i = headers.length - 1; i >= 0; i--) {
     const name = headers[i]![0]
+    if (name === 'surrogate-control') isOurs ??= surrogateDirectives(headers).size > 0
     if ((name === 'surrogate-control' && isOurs) || (!tx.showsTags && names.has(name))) headers.splice(i, 1)
   }
 }

@@ -41,7 +41,7 @@ export const recv: Step = {
     request.path = route.path
     if (request.method === 'PURGE' && config.invalidation.purgeMethod) return 'purge'
     // Lacquer's own bearer token is for Lacquer: never forwarded to the app, never a reason not to cache
-    if (ctx.trust.hasToken(getFirst(request.headers, 'authorization'))) removeHeader(request.headers, 'authorization')
+    if (config.trust.token !== undefined && ctx.trust.hasToken(getFirst(request.headers, 'authorization'))) removeHeader(request.headers, 'authorization')
     const action = ctx.policy.recv(request)
     switch (action.action) {
       case 'hash':

@@ -84,15 +84,18 @@ export class Invalidator {
     this.timer.unref()
   }
 
-  /** Validates a ban before anything is applied: a bad pattern refuses the whole command. */
-  static checkBan(spec: BanSpec): string | undefined {
-    if (spec.host === undefined && spec.prefix === undefined && spec.pattern === undefined) return 'a ban needs a host, a prefix or a pattern'
-    if (spec.prefix !== undefined && !spec.prefix.startsWith('/')) return `prefix ${JSON.stringify(spec.prefix)} must start with /`
-    if (spec.pattern !== undefined) {
-      const compiled = compileSafePattern(spec.pattern)
-      if (!compiled.ok) return `pattern ${JSON.stringify(spec.pattern)}: ${compiled.reason}`
-    }
-    return undefined
+  /** Validates a ban and compiles its pattern once; a problem refuses the whole command. */
+  static compileBan(spec: BanSpec): { regex?: RegExp } | { problem: string } {
+    if (spec.host === undefined && spec.prefix === undefined && spec.pattern === undefined) return { problem: 'a ban needs a host, a prefix or a pattern' }
+    if (spec.prefix !== undefined && !spec.prefix.startsWith('/')) return { problem: `prefix ${JSON.stringify(spec.prefix)} must start with /` }
+    if (spec.pattern === undefined) return {}
+    const compiled = compileSafePattern(spec.pattern)
+    return compiled.ok ? { regex: compiled.regex } : { problem: `pattern ${JSON.stringify(spec.pattern)}: ${compiled.reason}` }
+  }
+
+  /** Bans waiting for the sweeper. */
+  get pendingBans(): number {
+    return this.bans.length
   }
 
   /** Applies a command on this node. Throws TooManyBansError (nothing applied) when the ban list is full. */
@@ -104,15 +107,13 @@ export class Invalidator {
     if (this.bans.length + newBans.length > this.options.maxBans) {
       throw new TooManyBansError(`${this.bans.length} bans are waiting for the sweeper (limit ${this.options.maxBans}); retry in a moment`)
     }
-    for (const spec of newBans) {
-      const problem = Invalidator.checkBan(spec)
-      if (problem) throw new RangeError(problem)
-    }
+    const compiled = newBans.map((spec) => Invalidator.compileBan(spec))
+    for (const result of compiled) if ('problem' in result) throw new RangeError(result.problem)
     const seq = ++this.seq
     const now = Date.now()
-    const bans: Ban[] = newBans.map((spec) => ({
+    const bans: Ban[] = newBans.map((spec, i) => ({
       ...spec, id: ++this.banIds, seq, createdAt: now, mode: command.mode, tested: 0, invalidated: 0,
-      regex: spec.pattern === undefined ? undefined : (compileSafePattern(spec.pattern) as { regex: RegExp }).regex,
+      regex: (compiled[i] as { regex?: RegExp }).regex,
     }))
     const entry: LoggedInvalidation & { items: number } = { seq, items: (command.resources?.length ?? 0) + (command.tags?.length ?? 0) + bans.length }
     if (command.resources?.length) entry.resources = new Set(command.resources)

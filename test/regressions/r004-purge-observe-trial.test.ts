@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, renameSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -72,6 +72,24 @@ test('a slow output keeps lines queued instead of dropping them at the first "sl
   await log.close()
   assert.equal(log.dropped, 0)
   assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 2100)
+})
+
+test('reopen() (SIGHUP) writes to a new file after logrotate moved the old one away', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lacquer-r004-'))
+  const file = join(dir, 'access.log')
+  const log = new AccessLog({ format: 'json', output: file })
+  const record = { remote: '127.0.0.1', time: Date.now(), method: 'GET', url: '/before', host: 'h', status: 200, bytes: 1, state: 'hit', durationMs: 1, id: 1 }
+  log.write(record)
+  log.flush()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  renameSync(file, `${file}.1`)
+  log.reopen()
+  log.write({ ...record, url: '/after', id: 2 })
+  await log.close()
+  assert.match(readFileSync(`${file}.1`, 'utf8'), /"url":"\/before"/)
+  const fresh = readFileSync(file, 'utf8')
+  assert.match(fresh, /"url":"\/after"/)
+  assert.doesNotMatch(fresh, /before/)
 })
 
 test('Lacquer\'s own bearer token is never forwarded to the origin, and does not stop caching', async () => {
