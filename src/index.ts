@@ -4,6 +4,7 @@
  * types. Nothing else.
  */
 import type http from 'node:http'
+import type net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { createAdminServer } from './admin/admin-server.js'
 import { type ProxyOptions, type ResolvedConfig, resolveConfig } from './config/resolve.js'
@@ -11,7 +12,7 @@ import { type Counters, type ProxyContext, newCounters } from './context.js'
 import { LacquerError } from './errors.js'
 import { KEEP_FOR_ERRORS_MS } from './fetch/fetch-task.js'
 import { HitForMiss } from './fetch/hit-for-miss.js'
-import { createHttpServer } from './http/server.js'
+import { createProxyServer } from './http/server.js'
 import { type Logger, createLogger } from './observe/logger.js'
 import { OriginSet } from './origin/origin-set.js'
 import { composePolicy, createBuiltinPolicy } from './policy/builtin.js'
@@ -86,7 +87,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
     config, store, origin, policy: compilePolicy(config, userPolicy), busy: new Map(), hitForMiss: new HitForMiss(), counters: newCounters(), log,
     invalidator, bus: extras.bus ?? new LocalInvalidationBus(invalidator), trust: new TrustGuard(config.trust), observer,
   }
-  const server = createHttpServer(ctx)
+  const server = createProxyServer(ctx)
   const admin = config.admin ? createAdminServer(ctx, extras.onReloadRequest) : null
 
   return {
@@ -94,13 +95,13 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
     counters: ctx.counters,
     store,
     async listen() {
-      const url = await listenOn(server, 'listen', config.listen.host, config.listen.port)
+      const url = await listenOn(server.listener, 'listen', config.listen.host, config.listen.port)
       let adminUrl: string | null = null
       if (admin && config.admin) {
         try {
           adminUrl = await listenOn(admin, 'admin', config.admin.host, config.admin.port)
         } catch (err) {
-          server.close()
+          server.listener.close()
           throw err
         }
       }
@@ -153,7 +154,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
     async close() {
       log('info', 'lacquer closing: finishing responses under way', { drainMs: DRAIN_TIMEOUT_MS })
       admin?.hub.close()
-      await Promise.all([closeServer(server), admin ? closeServer(admin, 0) : undefined])
+      await Promise.all([server.close(DRAIN_TIMEOUT_MS), admin ? closeServer(admin, 0) : undefined])
       await ctx.bus.close()
       invalidator.close()
       await origin.close()
@@ -163,7 +164,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
   }
 }
 
-function listenOn(server: http.Server, key: string, host: string, port: number): Promise<string> {
+function listenOn(server: net.Server, key: string, host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const why = err.code === 'EADDRINUSE' ? `${host}:${port} is already in use; stop the other process or choose another --${key} address`

@@ -1,39 +1,129 @@
 /**
  * @module http/server
- * The only place that touches node:http server objects: parses and checks the request
- * (RFC 9112 framing is node's llhttp; Host, size and target checks are here), maps it to a
- * Transaction, and adapts ServerResponse to the state machine's ClientSink.
+ * The proxy port. Connections start on Lacquer's own HTTP/1.1 layer (http/h1-connection.ts),
+ * which parses the common request (a GET or HEAD without a body) and writes responses with one
+ * pre-built head. Any other request hands its connection to node's http server (llhttp), which
+ * parses and checks it as RFC 9112 says and keeps the connection from then on (ADR 0009).
+ * Both paths meet in admitRequest: Host, size and target checks, then a Transaction.
  */
 import http from 'node:http'
-import type { Socket } from 'node:net'
+import net, { type Socket } from 'node:net'
+import type { Readable } from 'node:stream'
 import type { ProxyContext } from '../context.js'
 import { ERRORS, type ErrorCode } from '../errors.js'
 import { type HeaderList, fromRaw, getAll, removeHeader, toRaw } from '../http-cache/header-list.js'
 import { formatHttpDate } from '../http-cache/http-date.js'
 import { runTransaction } from '../fsm/run.js'
 import { type ClientSink, Transaction } from '../fsm/transaction.js'
+import { type ConnectionHost, H1Connection } from './h1-connection.js'
+import type { RequestHead } from './h1-parser.js'
 
 /** RFC 9110 §7.2 / RFC 3986 §3.2.2: reg-name or IP literal, optional port. */
 const HOST_PATTERN = /^(?:[a-zA-Z0-9\-._~!$&'()*+,;=%]+|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/
 
-export function createHttpServer(ctx: ProxyContext): http.Server {
+/** Idle time allowed between requests on a persistent connection. */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000
+/** The whole request head must arrive within this (slowloris). */
+const HEADERS_TIMEOUT_MS = 30_000
+
+/** A request as either parser hands it over. */
+export interface IncomingRequest {
+  method: string
+  /** the request target as received */
+  target: string
+  httpVersion: string
+  headers: HeaderList
+  remoteAddress: string
+  /** the request's body, when it has one (node's parser only) */
+  body: Readable | undefined
+}
+
+export interface ProxyServer {
+  /** the listening socket (what `listen()` and `address()` are called on) */
+  readonly listener: net.Server
+  /** Stops accepting, lets responses under way finish (idle connections close at once), then cuts what is left after `drainMs`. */
+  close(drainMs: number): Promise<void>
+}
+
+export function createProxyServer(ctx: ProxyContext): ProxyServer {
+  const fallback = createNodeServer(ctx)
+  const connections = new Set<H1Connection>()
+  const handedOver = new Set<Socket>()
+  let isClosing = false
+  const host: ConnectionHost = {
+    maxHeaderBytes: ctx.config.limits.maxHeaderBytes,
+    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+    headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    get isClosing() { return isClosing },
+    admit(head: RequestHead, sink: ClientSink, remoteAddress: string) {
+      admitRequest(ctx, { method: head.method, target: head.target, httpVersion: head.httpVersion, headers: head.headers, remoteAddress, body: undefined }, sink)
+    },
+    handOver(socket: Socket) {
+      handedOver.add(socket)
+      socket.once('close', () => handedOver.delete(socket))
+      fallback.emit('connection', socket)
+    },
+    headTimedOut(socket: Socket) {
+      rejectMalformed(ctx, Object.assign(new Error('request head timed out'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket)
+    },
+    forget(connection: H1Connection) {
+      connections.delete(connection)
+    },
+  }
+  const listener = net.createServer({ noDelay: true }, (socket) => {
+    if (isClosing) { socket.destroy(); return }
+    connections.add(new H1Connection(socket, host))
+  })
+  // node's server tracks its connections (idle close, request timeouts) once it is "listening"
+  listener.on('listening', () => fallback.emit('listening'))
+  return {
+    listener,
+    close(drainMs) {
+      isClosing = true
+      return new Promise((resolve) => {
+        const cutAll = () => {
+          for (const connection of connections) connection.destroy()
+          fallback.closeAllConnections()
+          for (const socket of handedOver) socket.destroy()
+        }
+        const timer = setTimeout(cutAll, drainMs)
+        timer.unref()
+        const settled = () => {
+          if (connections.size > 0 || handedOver.size > 0) return
+          clearInterval(poll)
+          clearTimeout(timer)
+          resolve()
+        }
+        // a closed connection leaves the sets; poll rather than wiring every close
+        const poll = setInterval(() => { fallback.closeIdleConnections(); settled() }, 20)
+        listener.close(() => settled())
+        for (const connection of connections) connection.close()
+        fallback.close()
+        fallback.closeIdleConnections()
+      })
+    },
+  }
+}
+
+/** node's http server: never listens itself; it gets the connections whose requests Lacquer's parser left to it. */
+function createNodeServer(ctx: ProxyContext): http.Server {
   const { limits } = ctx.config
   const server = http.createServer({
     maxHeaderSize: limits.maxHeaderBytes,
     // Lacquer checks Host itself, to answer with its own error code and a log line
     requireHostHeader: false,
     keepAlive: true,
-    keepAliveTimeout: 5_000,
-    headersTimeout: 30_000,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    headersTimeout: HEADERS_TIMEOUT_MS,
     // the whole request, body included: a client dribbling an upload cannot hold an origin connection forever
     requestTimeout: 60_000,
   })
   server.maxHeadersCount = limits.maxHeaderCount + 1
-  server.on('request', (req, res) => handleRequest(ctx, req, res))
+  server.on('request', (req, res) => handleNodeRequest(ctx, req, res))
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(ctx, err, socket))
   // RFC 9110 §10.1.1: an expectation other than 100-continue cannot be met
   server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    answerError(ctx, res, 'ERR_HTTP_EXPECTATION_FAILED', `Expect: ${req.headers.expect ?? ''} is not supported`)
+    answerError(ctx, toIncoming(req, undefined), new ResponseSink(res), 'ERR_HTTP_EXPECTATION_FAILED', `Expect: ${req.headers.expect ?? ''} is not supported`)
   })
   // CONNECT (tunnels) is for forward proxies: answered, never forwarded
   server.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
@@ -68,34 +158,44 @@ function isWellFormedRequestLine(err: NodeJS.ErrnoException & { rawPacket?: Buff
   return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP\/\d\.\d\r?$/.test(line)
 }
 
-function answerError(ctx: ProxyContext, res: http.ServerResponse, code: ErrorCode, why: string): void {
+function answerError(ctx: ProxyContext, incoming: IncomingRequest, sink: ClientSink, code: ErrorCode, why: string): void {
   const { statusCode, message } = ERRORS[code]
   ctx.log('info', 'request rejected', { code, why })
-  const body = `${statusCode} ${message}: ${why}\n`
-  const { req } = res
-  ctx.observer.refused(statusCode, req.socket.remoteAddress ?? '', req.method, req.url, req.headers.host, Buffer.byteLength(body))
-  res.shouldKeepAlive = false
-  res.writeHead(statusCode, {
-    'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close',
-    'cache-status': `${ctx.config.name}; detail=BAD-REQUEST`, 'lacquer-error': code, date: formatHttpDate(Date.now()),
-  })
-  res.end(body)
+  const body = Buffer.from(`${statusCode} ${message}: ${why}\n`)
+  ctx.observer.refused(statusCode, incoming.remoteAddress, incoming.method, incoming.target, getAll(incoming.headers, 'host')[0], body.length)
+  sink.send(statusCode, '', [
+    ['content-type', 'text/plain; charset=utf-8'], ['connection', 'close'],
+    ['cache-status', `${ctx.config.name}; detail=BAD-REQUEST`], ['lacquer-error', code], ['date', formatHttpDate(Date.now())],
+  ], body)
 }
 
-function handleRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.ServerResponse): void {
+function toIncoming(req: http.IncomingMessage, body: Readable | undefined): IncomingRequest {
+  return {
+    method: req.method ?? 'GET', target: req.url ?? '', httpVersion: req.httpVersion, headers: fromRaw(req.rawHeaders),
+    remoteAddress: req.socket.remoteAddress ?? '', body,
+  }
+}
+
+function handleNodeRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
+  if (!hasBody) req.resume()
+  admitRequest(ctx, toIncoming(req, hasBody ? req : undefined), new ResponseSink(res))
+}
+
+/** Checks what both parsers leave to Lacquer (field count, target size, framing, Host), then runs the transaction. */
+function admitRequest(ctx: ProxyContext, incoming: IncomingRequest, sink: ClientSink): void {
   const { limits } = ctx.config
-  const headers = fromRaw(req.rawHeaders)
-  if (headers.length > limits.maxHeaderCount) return answerError(ctx, res, 'ERR_HTTP_HEADERS_TOO_LARGE', `more than ${limits.maxHeaderCount} header fields`)
-  const url = req.url ?? ''
-  if (Buffer.byteLength(url) > limits.maxUrlBytes) return answerError(ctx, res, 'ERR_HTTP_URI_TOO_LONG', `request target over ${limits.maxUrlBytes} bytes`)
+  const { headers, target: url } = incoming
+  if (headers.length > limits.maxHeaderCount) return answerError(ctx, incoming, sink, 'ERR_HTTP_HEADERS_TOO_LARGE', `more than ${limits.maxHeaderCount} header fields`)
+  if (Buffer.byteLength(url) > limits.maxUrlBytes) return answerError(ctx, incoming, sink, 'ERR_HTTP_URI_TOO_LONG', `request target over ${limits.maxUrlBytes} bytes`)
   const codings = getAll(headers, 'transfer-encoding')
   if (codings.length > 0 && codings.join(',').split(',').pop()!.trim().toLowerCase() !== 'chunked') {
     // RFC 9112 §6.3: chunked must be the final coding of a request, else its length is unknowable
-    return answerError(ctx, res, 'ERR_HTTP_BAD_REQUEST', 'Transfer-Encoding of a request must end in chunked')
+    return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_REQUEST', 'Transfer-Encoding of a request must end in chunked')
   }
   const hosts = getAll(headers, 'host')
   const port = hosts.length === 1 ? /:(\d+)$/.exec(hosts[0]!)?.[1] : undefined
-  if (hosts.length !== 1 || !HOST_PATTERN.test(hosts[0]!) || (port !== undefined && Number(port) > 65535)) return answerError(ctx, res, 'ERR_HTTP_BAD_HOST', 'exactly one valid Host field is required (RFC 9112 §3.2)')
+  if (hosts.length !== 1 || !HOST_PATTERN.test(hosts[0]!) || (port !== undefined && Number(port) > 65535)) return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_HOST', 'exactly one valid Host field is required (RFC 9112 §3.2)')
   let path = url
   let host = hosts[0]!
   if (!url.startsWith('/')) {
@@ -108,32 +208,29 @@ function handleRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.S
         // RFC 9112 §3.2.2: the target's authority replaces the received Host, for the key and the origin alike
         for (const field of headers) if (field[0] === 'host') field[1] = host
       } catch {
-        return answerError(ctx, res, 'ERR_HTTP_BAD_REQUEST', 'malformed absolute-form request target')
+        return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_REQUEST', 'malformed absolute-form request target')
       }
-    } else if (url === '*' && req.method === 'OPTIONS') {
+    } else if (url === '*' && incoming.method === 'OPTIONS') {
       // RFC 9110 §9.3.7: a question about the server itself, answered by Lacquer
-      res.writeHead(204, { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', date: formatHttpDate(Date.now()), 'cache-status': `${ctx.config.name}; fwd=method` })
-      res.end()
+      sink.send(204, '', [['allow', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'], ['date', formatHttpDate(Date.now())], ['cache-status', `${ctx.config.name}; fwd=method`]], undefined)
       return
     } else {
-      return answerError(ctx, res, 'ERR_HTTP_BAD_REQUEST', 'request target must be origin-form (/path) or absolute-form')
+      return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_REQUEST', 'request target must be origin-form (/path) or absolute-form')
     }
   }
-  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
   // X-Forwarded-Proto from a TLS terminator in front says the scheme; anything but http/https is dropped
   const forwardedProto = getAll(headers, 'x-forwarded-proto')
   const scheme = forwardedProto.length === 1 && forwardedProto[0]!.trim().toLowerCase() === 'https' ? 'https' : 'http'
   if (forwardedProto.length > 0) removeHeader(headers, 'x-forwarded-proto')
   const tx = new Transaction(
     ctx,
-    { method: req.method ?? 'GET', path, host, scheme, headers, clientAddress: req.socket.remoteAddress ?? '', target: url, httpVersion: req.httpVersion },
-    hasBody ? req : undefined,
-    new ResponseSink(res),
+    { method: incoming.method, path, host, scheme, headers, clientAddress: incoming.remoteAddress, target: url, httpVersion: incoming.httpVersion },
+    incoming.body,
+    sink,
   )
-  if (!hasBody) req.resume()
   runTransaction(tx).catch((err) => {
     ctx.log('error', 'transaction failed', { error: (err as Error)?.stack ?? String(err) })
-    res.destroy()
+    sink.abort()
   })
 }
 

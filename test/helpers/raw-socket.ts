@@ -117,3 +117,103 @@ export async function startRawOrigin(answer: (requestLine: string) => string | B
     }),
   }
 }
+
+export interface ParsedResponse {
+  status: number
+  headers: Record<string, string>
+  body: Buffer
+  /** how the body was framed: by Content-Length, chunked, by the connection's end, or none */
+  framing: 'length' | 'chunked' | 'close' | 'none'
+}
+
+/**
+ * One client connection kept open across requests: write bytes, then read whole responses as a
+ * client must frame them (RFC 9112 §6.3: no body for HEAD, 1xx, 204, 304; Content-Length;
+ * chunked; else until close). For pipelining, keep-alive and framing tests.
+ */
+export class RawConnection {
+  private buffer = Buffer.alloc(0)
+  private waiter: (() => void) | undefined
+  isClosed = false
+  error: string | undefined
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => { this.buffer = Buffer.concat([this.buffer, chunk]); this.waiter?.() })
+    socket.on('error', (err: NodeJS.ErrnoException) => { this.error = err.code ?? err.message })
+    socket.on('close', () => { this.isClosed = true; this.waiter?.() })
+  }
+
+  static open(port: number): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host: '127.0.0.1' }, () => resolve(new RawConnection(socket)))
+      socket.once('error', reject)
+    })
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data)
+  }
+
+  /** Reads the next response; `isHead`: it answers a HEAD (no body). Rejects on timeout or when the connection ends before a whole response. */
+  async read(options: { isHead?: boolean; timeoutMs?: number } = {}): Promise<ParsedResponse> {
+    const deadline = Date.now() + (options.timeoutMs ?? 3000)
+    for (;;) {
+      const parsed = this.tryParse(options.isHead ?? false)
+      if (parsed) return parsed
+      if (this.isClosed) throw new Error(`connection closed before a whole response; had ${JSON.stringify(this.buffer.toString('latin1').slice(0, 200))}`)
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`no whole response in time; had ${JSON.stringify(this.buffer.toString('latin1').slice(0, 200))}`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.waiter = () => { clearTimeout(timer); this.waiter = undefined; resolve() }
+      })
+    }
+  }
+
+  /** Resolves true when the server closes the connection within `timeoutMs`. */
+  async closes(timeoutMs = 2000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.isClosed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    return this.isClosed
+  }
+
+  /** Bytes received and not yet read as a response. */
+  get unread(): string {
+    return this.buffer.toString('latin1')
+  }
+
+  destroy(): void {
+    this.socket.destroy()
+  }
+
+  private tryParse(isHead: boolean): ParsedResponse | undefined {
+    const end = this.buffer.indexOf('\r\n\r\n')
+    if (end < 0) return undefined
+    const { status, headers } = parseRawResponse(this.buffer.subarray(0, end + 4).toString('latin1'))
+    const start = end + 4
+    const take = (bodyEnd: number, body: Buffer, framing: ParsedResponse['framing']) => {
+      this.buffer = this.buffer.subarray(bodyEnd)
+      return { status, headers, body, framing }
+    }
+    if (isHead || status < 200 || status === 204 || status === 304) return take(start, Buffer.alloc(0), 'none')
+    if (headers['transfer-encoding'] !== undefined) {
+      const chunks: Buffer[] = []
+      let at = start
+      for (;;) {
+        const lineEnd = this.buffer.indexOf('\r\n', at)
+        if (lineEnd < 0) return undefined
+        const size = parseInt(this.buffer.toString('latin1', at, lineEnd), 16)
+        if (this.buffer.length < lineEnd + 2 + size + 2) return undefined
+        if (size === 0) return take(lineEnd + 4, Buffer.concat(chunks), 'chunked')
+        chunks.push(this.buffer.subarray(lineEnd + 2, lineEnd + 2 + size))
+        at = lineEnd + 2 + size + 2
+      }
+    }
+    if (headers['content-length'] !== undefined) {
+      const length = Number(headers['content-length'])
+      if (this.buffer.length < start + length) return undefined
+      return take(start + length, this.buffer.subarray(start, start + length), 'length')
+    }
+    if (!this.isClosed) return undefined
+    return take(this.buffer.length, this.buffer.subarray(start), 'close')
+  }
+}

@@ -1,0 +1,356 @@
+/**
+ * @module http/h1-connection
+ * Lacquer's own HTTP/1.1 connection: reads request heads with http/h1-parser.ts, answers them
+ * one at a time (pipelined requests wait their turn, RFC 9112 §9.3.2), and writes responses
+ * with one pre-built head per response (RawSink). A request outside the parser's subset hands
+ * the connection, with its unread bytes, to node's http server for good (http/server.ts).
+ *
+ *   idle ──data──▶ head (part of a head) ──complete──▶ busy ──response done──▶ idle
+ *     │               │ timeout: 408                      │ not persistent / server closing
+ *     │               ▼                                   ▼
+ *     └─ not in the subset ──▶ handed-over            closing ──▶ closed
+ */
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import type { ClientSink } from '../fsm/transaction.js'
+import type { HeaderList } from '../http-cache/header-list.js'
+import { formatHttpDate } from '../http-cache/http-date.js'
+import { type RequestHead, parseRequestHead } from './h1-parser.js'
+
+export const CONNECTION_STATES = ['idle', 'head', 'busy', 'closing', 'handed-over', 'closed'] as const
+export type ConnectionState = (typeof CONNECTION_STATES)[number]
+
+/** What a connection needs from the server that accepted it. */
+export interface ConnectionHost {
+  readonly maxHeaderBytes: number
+  readonly keepAliveTimeoutMs: number
+  readonly headersTimeoutMs: number
+  /** true once the server is closing: responses end their connection */
+  readonly isClosing: boolean
+  /** a parsed request: run it, answering through `sink` */
+  admit(head: RequestHead, sink: ClientSink, remoteAddress: string): void
+  /** a request outside the subset: node's http server takes the socket (the unread bytes are back in it) */
+  handOver(socket: Socket): void
+  /** a head not completed within headersTimeout: answer 408 and close */
+  headTimedOut(socket: Socket): void
+  forget(connection: H1Connection): void
+}
+
+const HEAD_END = Buffer.from('\r\n\r\n')
+
+export class H1Connection {
+  state: ConnectionState = 'idle'
+  /** bytes received and not yet parsed (pipelined requests, a head in parts) */
+  private pending: Buffer | undefined
+  private headTimer: NodeJS.Timeout | undefined
+  private current: RawSink | undefined
+  private isParsing = false
+  /** read once: each read of socket.remoteAddress is a getpeername(2) */
+  private readonly remoteAddress: string
+
+  constructor(readonly socket: Socket, private readonly host: ConnectionHost) {
+    this.remoteAddress = socket.remoteAddress ?? ''
+    socket.setNoDelay(true)
+    // RFC 9112 §9.5: an idle persistent connection may be closed; between requests only
+    socket.setTimeout(host.keepAliveTimeoutMs)
+    socket.on('data', this.onData)
+    socket.on('timeout', this.onInactive)
+    socket.on('error', ignore) // 'close' follows
+    socket.on('close', this.onClose)
+  }
+
+  /** The response under way is complete; the next request (already received or still to come) may be read. */
+  responseDone(keepAlive: boolean): void {
+    this.current = undefined
+    if (this.state !== 'busy') return
+    if (!keepAlive || this.host.isClosing) {
+      this.state = 'closing'
+      this.socket.end()
+      return
+    }
+    this.state = 'idle'
+    if (this.socket.isPaused()) this.socket.resume()
+    // a response sent from inside admit() (a hit is synchronous) returns to the parse loop
+    if (!this.isParsing) this.parse()
+  }
+
+  /** The server is closing: an idle connection ends now, a busy one after its response. */
+  close(): void {
+    if (this.state === 'idle' || this.state === 'head') {
+      this.state = 'closing'
+      this.socket.end()
+    }
+  }
+
+  destroy(): void {
+    this.socket.destroy()
+  }
+
+  get isServerClosing(): boolean {
+    return this.host.isClosing
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk])
+    if (this.state === 'busy') {
+      // pipelined requests wait; past one head's worth, stop reading until this response is done
+      if (this.pending.length > this.host.maxHeaderBytes) this.socket.pause()
+      return
+    }
+    if (this.state === 'idle' || this.state === 'head') this.parse()
+  }
+
+  private parse(): void {
+    this.isParsing = true
+    try {
+      while (this.pending !== undefined && (this.state === 'idle' || this.state === 'head')) {
+        const buffer = this.pending!
+        const end = buffer.indexOf(HEAD_END)
+        if (end < 0 ? buffer.length > this.host.maxHeaderBytes : end > this.host.maxHeaderBytes) return this.handOver()
+        if (end < 0) return this.awaitRestOfHead()
+        const head = parseRequestHead(buffer.toString('latin1', 0, end))
+        if (!head) return this.handOver()
+        this.pending = end + 4 < buffer.length ? buffer.subarray(end + 4) : undefined
+        this.clearHeadTimer()
+        this.state = 'busy'
+        this.current = new RawSink(this, head)
+        this.host.admit(head, this.current, this.remoteAddress)
+      }
+    } finally {
+      this.isParsing = false
+    }
+  }
+
+  private awaitRestOfHead(): void {
+    if (this.state === 'head') return
+    this.state = 'head'
+    // RFC 9112 §9.5 / slowloris: the whole head within headersTimeout, however slowly it trickles
+    this.headTimer = setTimeout(() => {
+      this.headTimer = undefined
+      if (this.state !== 'head') return
+      this.state = 'closing'
+      this.host.headTimedOut(this.socket)
+    }, this.host.headersTimeoutMs)
+    this.headTimer.unref()
+  }
+
+  private clearHeadTimer(): void {
+    if (this.headTimer) clearTimeout(this.headTimer)
+    this.headTimer = undefined
+  }
+
+  private handOver(): void {
+    this.clearHeadTimer()
+    this.state = 'handed-over'
+    const { socket } = this
+    socket.off('data', this.onData)
+    socket.off('timeout', this.onInactive)
+    socket.off('close', this.onClose)
+    socket.off('error', ignore)
+    socket.setTimeout(0)
+    if (this.pending) socket.unshift(this.pending)
+    this.pending = undefined
+    this.host.forget(this)
+    this.host.handOver(socket)
+  }
+
+  private readonly onInactive = (): void => {
+    // only an idle connection times out; a request waiting on a slow origin does not
+    if (this.state === 'idle' && this.pending === undefined) this.socket.destroy()
+  }
+
+  private readonly onClose = (): void => {
+    this.state = 'closed'
+    this.clearHeadTimer()
+    this.host.forget(this)
+    this.current?.connectionClosed()
+  }
+}
+
+function ignore(): void {}
+
+/** RFC 9110 §5.1 token: what a field name may hold. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** RFC 9110 §5.5: what a field value may not hold (a CR or LF would split the response). */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/
+/** Bodies up to this size are copied behind the head and sent in one write; larger ones go in two, corked. */
+const COPY_LIMIT = 16 * 1024
+/** Fields the connection writes itself (RFC 9110 §7.6.1: hop-by-hop; the framing is ours). */
+const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection'])
+
+let dateSecond = -1
+let dateValue = ''
+/** RFC 9110 §6.6.1: an origin server with a clock sends Date; one value per second. */
+function currentDate(): string {
+  const now = Date.now()
+  const second = Math.floor(now / 1000)
+  if (second !== dateSecond) { dateSecond = second; dateValue = formatHttpDate(now) }
+  return dateValue
+}
+
+/**
+ * A ClientSink writing HTTP/1.1 straight to the socket. The body is framed by Content-Length
+ * when known, else chunked (HTTP/1.1) or by closing the connection (HTTP/1.0). A body that ends
+ * short of its Content-Length ends the connection: it never looks whole (RFC 9112 §6.3).
+ */
+class RawSink implements ClientSink {
+  status = 0
+  bytesSent = 0
+  private isDone = false
+  private readonly isHeadRequest: boolean
+  private keepAlive: boolean
+  private readonly isHttp10: boolean
+  private hasBody = true
+  private isChunked = false
+  /** body bytes still owed by Content-Length; -1 when the length is not announced */
+  private remaining = -1
+  private listeners: Array<() => void> | undefined
+
+  constructor(private readonly connection: H1Connection, head: RequestHead) {
+    this.isHeadRequest = head.method === 'HEAD'
+    this.keepAlive = head.keepAlive
+    this.isHttp10 = head.httpVersion === '1.0'
+  }
+
+  get isClosed(): boolean {
+    return this.isDone || this.connection.socket.destroyed
+  }
+
+  send(status: number, statusText: string, headers: HeaderList, body: Buffer | undefined): void {
+    if (this.isClosed) return
+    this.hasBody = !this.isHeadRequest && status >= 200 && status !== 204 && status !== 304
+    const length = this.hasBody ? (body?.length ?? 0) : -1
+    const head = this.serialize(status, statusText, headers, length)
+    const { socket } = this.connection
+    if (!this.hasBody || length === 0) {
+      socket.write(head, 'latin1')
+    } else if (length <= COPY_LIMIT) {
+      const headLength = Buffer.byteLength(head, 'latin1')
+      const out = Buffer.allocUnsafe(headLength + length)
+      out.write(head, 0, 'latin1')
+      body!.copy(out, headLength)
+      socket.write(out)
+    } else {
+      socket.cork()
+      socket.write(head, 'latin1')
+      socket.write(body!)
+      socket.uncork()
+    }
+    if (this.hasBody && body) this.bytesSent += body.length
+    this.complete()
+  }
+
+  start(status: number, statusText: string, headers: HeaderList): void {
+    if (this.isClosed) return
+    this.hasBody = !this.isHeadRequest && status >= 200 && status !== 204 && status !== 304
+    this.connection.socket.write(this.serialize(status, statusText, headers, undefined), 'latin1')
+  }
+
+  write(chunk: Buffer): void {
+    if (this.isClosed || !this.hasBody || chunk.length === 0) return
+    const { socket } = this.connection
+    if (this.isChunked) {
+      socket.cork()
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1')
+      socket.write(chunk)
+      socket.write('\r\n', 'latin1')
+      socket.uncork()
+    } else {
+      if (this.remaining >= 0 && chunk.length > this.remaining) return this.abort() // more than announced: never desynchronise the connection
+      socket.write(chunk)
+      if (this.remaining >= 0) this.remaining -= chunk.length
+    }
+    this.bytesSent += chunk.length
+  }
+
+  end(): void {
+    if (this.isClosed) return
+    if (this.hasBody && this.remaining > 0) return this.abort()
+    if (this.hasBody && this.isChunked) this.connection.socket.write('0\r\n\r\n', 'latin1')
+    if (this.hasBody && this.remaining < 0 && !this.isChunked) this.keepAlive = false // close-delimited (HTTP/1.0)
+    this.complete()
+  }
+
+  abort(): void {
+    if (this.isDone) return
+    this.isDone = true
+    this.connection.socket.destroy()
+    this.notifyClosed()
+  }
+
+  informational(status: number, headers: HeaderList): void {
+    // RFC 9110 §15.2: never a 1xx to an HTTP/1.0 client; only 102 and 103 are relayed (100 and 101 are hop-by-hop)
+    if (this.isClosed || this.status !== 0 || this.isHttp10 || (status !== 102 && status !== 103)) return
+    let out = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Informational'}\r\n`
+    for (const [name, value] of headers) out += checkedField(name, value)
+    this.connection.socket.write(`${out}\r\n`, 'latin1')
+  }
+
+  onClose(listener: () => void): void {
+    if (this.isClosed) { process.nextTick(listener); return }
+    ;(this.listeners ??= []).push(listener)
+  }
+
+  connectionClosed(): void {
+    if (this.isDone) return
+    this.isDone = true
+    this.notifyClosed()
+  }
+
+  /**
+   * The status line and fields, checked (a CR or LF from a policy edit must not split the
+   * response: it throws, as node's writeHead does, and the state machine answers 500).
+   * `length`: the body's length when it is sent whole; undefined when streamed.
+   */
+  private serialize(status: number, statusText: string, headers: HeaderList, length: number | undefined): string {
+    const reason = statusText && !INVALID_VALUE.test(statusText) ? statusText : (STATUS_CODES[status] ?? 'unknown')
+    let out = `HTTP/1.1 ${status} ${reason}\r\n`
+    let hasDate = false
+    let contentLength: string | undefined
+    for (const [name, value] of headers) {
+      if (CONNECTION_FIELDS.has(name)) {
+        if (name === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(value)) this.keepAlive = false
+        continue
+      }
+      if (name === 'content-length') {
+        if (length !== undefined && length >= 0) continue // the body's own length is written below
+        contentLength = value
+      } else if (name === 'date') {
+        hasDate = true
+      }
+      out += checkedField(name, value)
+    }
+    if (!hasDate) out += `date: ${currentDate()}\r\n`
+    if (length !== undefined && length >= 0) {
+      out += `content-length: ${length}\r\n`
+    } else if (length === undefined && this.hasBody) {
+      // a streamed body: its announced length, else chunks (HTTP/1.1), else the connection's end (HTTP/1.0)
+      if (contentLength !== undefined && /^\d+$/.test(contentLength)) this.remaining = Number(contentLength)
+      else if (!this.isHttp10) { this.isChunked = true; out += 'transfer-encoding: chunked\r\n' }
+      else this.keepAlive = false
+    }
+    if (this.connection.isServerClosing) this.keepAlive = false
+    if (!this.keepAlive) out += 'connection: close\r\n'
+    else if (this.isHttp10) out += 'connection: keep-alive\r\n'
+    this.status = status
+    return `${out}\r\n`
+  }
+
+  private complete(): void {
+    this.isDone = true
+    this.notifyClosed()
+    this.connection.responseDone(this.keepAlive)
+  }
+
+  private notifyClosed(): void {
+    const listeners = this.listeners
+    this.listeners = undefined
+    if (listeners) for (const listener of listeners) listener()
+  }
+}
+
+function checkedField(name: string, value: string): string {
+  if (!TOKEN.test(name)) throw Object.assign(new TypeError(`invalid header field name ${JSON.stringify(name)}`), { code: 'ERR_INVALID_HTTP_TOKEN' })
+  if (INVALID_VALUE.test(value)) throw Object.assign(new TypeError(`invalid character in header field ${JSON.stringify(name)}`), { code: 'ERR_INVALID_CHAR' })
+  return `${name}: ${value}\r\n`
+}
