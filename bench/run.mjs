@@ -60,7 +60,7 @@ function parseOptions(argv) {
     else if (arg === '--servers') options.servers = value().split(',').map((s) => s.trim()).filter(Boolean)
     else if (arg === '--modes') options.modes = value().split(',').map((s) => s.trim()).filter(Boolean)
     else if (arg === '--rounds') options.rounds = Math.round(number())
-    else if (arg === '--duration') { options.durationS = number(); options.latencyDurationS = Math.max(1, options.durationS / 2) }
+    else if (arg === '--duration') { options.durationS = number(); options.latencyDurationS = Math.max(1, Math.round(options.durationS / 2)) }
     else if (arg === '--warmup') options.warmupS = number()
     else if (arg === '--connections') options.connections = Math.round(number())
     else if (arg === '--max-other-load') options.maxOtherLoadPct = argv[i + 1] === 'off' ? (i++, Infinity) : number()

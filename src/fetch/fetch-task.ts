@@ -269,12 +269,15 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     if (isBodyless) {
       res.body.resume()
     } else if (esi) {
-      writer = await consumeEsiBody(ctx, job.key, res.body, esi, fetched.esi!, writer)
+      writer = await consumeEsiBody(ctx, job.key, res.body.toReadable(), esi, fetched.esi!, writer)
     } else {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      // the clients waiting for the head subscribe first (microtasks): a shared body over the
+      // replay limit is not kept for them (fetch/busy-entry.ts)
+      await new Promise(setImmediate)
+      await res.body.consume((chunk) => {
         busy.push(chunk)
         if (writer && !writer.write(chunk)) writer = undefined
-      }
+      })
     }
   } catch (err) {
     writer?.abort()

@@ -205,6 +205,8 @@ class RawSink implements ClientSink {
   /** body bytes still owed by Content-Length; -1 when the length is not announced */
   private remaining = -1
   private listeners: Array<() => void> | undefined
+  /** a streamed response's head, until its first chunk or the end of this event loop turn */
+  private pendingHead: string | undefined
 
   constructor(private readonly connection: H1Connection, head: RequestHead) {
     this.isHeadRequest = head.method === 'HEAD'
@@ -225,11 +227,7 @@ class RawSink implements ClientSink {
     if (!this.hasBody || length === 0) {
       socket.write(head, 'latin1')
     } else if (length <= COPY_LIMIT) {
-      const headLength = Buffer.byteLength(head, 'latin1')
-      const out = Buffer.allocUnsafe(headLength + length)
-      out.write(head, 0, 'latin1')
-      body!.copy(out, headLength)
-      socket.write(out)
+      socket.write(joined(head, body!))
     } else {
       socket.cork()
       socket.write(head, 'latin1')
@@ -243,32 +241,47 @@ class RawSink implements ClientSink {
   start(status: number, statusText: string, headers: HeaderList): void {
     if (this.isClosed) return
     this.hasBody = !this.isHeadRequest && status >= 200 && status !== 204 && status !== 304
-    this.connection.socket.write(this.serialize(status, statusText, headers, undefined), 'latin1')
+    // the head waits for the first chunk (usually in the same packet from the origin) to go out
+    // in one write with it; at the latest at the end of this turn of the event loop
+    this.pendingHead = this.serialize(status, statusText, headers, undefined)
+    setImmediate(this.flushHead)
   }
 
   write(chunk: Buffer): void {
     if (this.isClosed || !this.hasBody || chunk.length === 0) return
     const { socket } = this.connection
-    if (this.isChunked) {
-      socket.cork()
-      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1')
-      socket.write(chunk)
-      socket.write('\r\n', 'latin1')
-      socket.uncork()
+    if (!this.isChunked && this.remaining >= 0 && chunk.length > this.remaining) return this.abort() // more than announced: never desynchronise the connection
+    const head = this.pendingHead
+    this.pendingHead = undefined
+    if (head !== undefined && !this.isChunked && chunk.length <= COPY_LIMIT) {
+      socket.write(joined(head, chunk))
     } else {
-      if (this.remaining >= 0 && chunk.length > this.remaining) return this.abort() // more than announced: never desynchronise the connection
+      socket.cork()
+      if (head !== undefined) socket.write(head, 'latin1')
+      if (this.isChunked) socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1')
       socket.write(chunk)
-      if (this.remaining >= 0) this.remaining -= chunk.length
+      if (this.isChunked) socket.write('\r\n', 'latin1')
+      socket.uncork()
     }
+    if (this.remaining >= 0) this.remaining -= chunk.length
     this.bytesSent += chunk.length
   }
 
   end(): void {
     if (this.isClosed) return
     if (this.hasBody && this.remaining > 0) return this.abort()
-    if (this.hasBody && this.isChunked) this.connection.socket.write('0\r\n\r\n', 'latin1')
+    const tail = this.hasBody && this.isChunked ? '0\r\n\r\n' : ''
+    const head = this.pendingHead ?? ''
+    this.pendingHead = undefined
+    if (head || tail) this.connection.socket.write(head + tail, 'latin1')
     if (this.hasBody && this.remaining < 0 && !this.isChunked) this.keepAlive = false // close-delimited (HTTP/1.0)
     this.complete()
+  }
+
+  private readonly flushHead = (): void => {
+    const head = this.pendingHead
+    this.pendingHead = undefined
+    if (head !== undefined && !this.connection.socket.destroyed) this.connection.socket.write(head, 'latin1')
   }
 
   abort(): void {
@@ -347,6 +360,15 @@ class RawSink implements ClientSink {
     this.listeners = undefined
     if (listeners) for (const listener of listeners) listener()
   }
+}
+
+/** The head and a small body in one buffer: one write, one syscall. */
+function joined(head: string, body: Buffer): Buffer {
+  const headLength = head.length // latin1: one byte per character
+  const out = Buffer.allocUnsafe(headLength + body.length)
+  out.write(head, 0, headLength, 'latin1')
+  body.copy(out, headLength)
+  return out
 }
 
 function checkedField(name: string, value: string): string {

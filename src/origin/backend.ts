@@ -73,7 +73,7 @@ export class Backend {
       throw err
     }
     // the connection is busy until the body is read or dropped
-    res.body.once('close', () => { this.inFlight-- })
+    res.body.onClose(() => { this.inFlight-- })
     return res
   }
 

@@ -3,8 +3,8 @@
  * HTTP/1.1 to the origin over undici keep-alive pools (TCP or a Unix socket). Never retries:
  * a failed request is reported, and the fetch side decides. The only place that imports undici.
  */
-import { Pool, errors as undiciErrors } from 'undici'
-import type { Readable } from 'node:stream'
+import { type Dispatcher, Pool, errors as undiciErrors } from 'undici'
+import { Readable } from 'node:stream'
 import { LacquerError } from '../errors.js'
 import type { HeaderList } from '../http-cache/header-list.js'
 
@@ -34,7 +34,102 @@ export interface OriginResponse {
   status: number
   statusText: string
   headers: HeaderList
-  body: Readable
+  body: OriginBody
+}
+
+/**
+ * A response body as undici delivers it, without a stream in between: chunks go straight to
+ * one consumer (the fetch tees them to clients and the store). `toReadable()` gives a stream
+ * for the consumers that need one (ESI's decoders).
+ */
+export class OriginBody {
+  private pending: Buffer[] | undefined = []
+  private consumer: ((chunk: Buffer) => boolean) | undefined
+  private settle: { resolve: () => void; reject: (err: Error) => void } | undefined
+  private state: 'open' | 'ended' | 'failed' | 'destroyed' = 'open'
+  private error: Error | undefined
+  private closeListeners: Array<() => void> | undefined
+  /** set by the client: aborts the origin request */
+  abort: ((err: Error) => void) | undefined
+  /** set by the client: resumes reading after a consumer asked to pause */
+  resumeReading: (() => void) | undefined
+
+  /** the consumer's chunk callback returns false to pause the origin connection until resumeReading */
+  consume(onData: (chunk: Buffer) => boolean | void): Promise<void> {
+    this.consumer = (chunk) => onData(chunk) !== false
+    const pending = this.pending!
+    this.pending = undefined
+    for (const chunk of pending) this.consumer(chunk)
+    if (this.state === 'ended') return Promise.resolve()
+    if (this.state !== 'open') return Promise.reject(this.error ?? new Error('origin body destroyed'))
+    return new Promise((resolve, reject) => { this.settle = { resolve, reject } })
+  }
+
+  /** reads and drops the body (the connection goes back to the pool when it ends) */
+  resume(): void {
+    if (this.consumer) return
+    this.consume(() => {}).catch(() => {})
+  }
+
+  /** a stream of the body; destroying it aborts the origin request */
+  toReadable(): Readable {
+    const readable = new Readable({
+      read: () => this.resumeReading?.(),
+      destroy: (err, callback) => { this.destroy(err ?? undefined); callback(err) },
+    })
+    this.consume((chunk) => readable.push(chunk)).then(() => readable.push(null), (err: Error) => readable.destroy(err))
+    return readable
+  }
+
+  destroy(err?: Error): void {
+    if (this.state !== 'open') return
+    this.state = 'destroyed'
+    this.error = err
+    this.abort?.(err ?? new Error('origin body destroyed'))
+    this.settle?.reject(err ?? new Error('origin body destroyed'))
+    this.closed()
+  }
+
+  /** once, when the body ended, failed or was destroyed (the connection is free again) */
+  onClose(listener: () => void): void {
+    if (this.state !== 'open') { listener(); return }
+    ;(this.closeListeners ??= []).push(listener)
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open'
+  }
+
+  /** @internal undici's side */
+  push(chunk: Buffer): boolean {
+    if (this.state !== 'open') return false
+    if (this.consumer) return this.consumer(chunk)
+    this.pending!.push(chunk)
+    return true
+  }
+
+  /** @internal */
+  end(): void {
+    if (this.state !== 'open') return
+    this.state = 'ended'
+    this.settle?.resolve()
+    this.closed()
+  }
+
+  /** @internal */
+  fail(err: Error): void {
+    if (this.state !== 'open') return
+    this.state = 'failed'
+    this.error = err
+    this.settle?.reject(err)
+    this.closed()
+  }
+
+  private closed(): void {
+    const listeners = this.closeListeners
+    this.closeListeners = undefined
+    if (listeners) for (const listener of listeners) listener()
+  }
 }
 
 export class OriginClient {
@@ -58,26 +153,46 @@ export class OriginClient {
     }
   }
 
-  async request(req: OriginRequest): Promise<OriginResponse> {
+  /** Resolves with the response head (the body streams on); rejects with a LacquerError. */
+  request(req: OriginRequest): Promise<OriginResponse> {
     const flat: string[] = []
     for (const [k, v] of req.headers) flat.push(k, v)
-    try {
-      const res = await this.pool.request({
-        method: req.method,
-        path: req.path,
-        headers: flat,
-        body: req.body ?? null,
-        onInfo: req.onInformational
-          ? ({ statusCode, headers }) => {
+    return new Promise((resolve, reject) => {
+      const body = new OriginBody()
+      let isStarted = false
+      // undici's own handler contract (Dispatcher.dispatch): no stream between the socket and the fetch
+      const handler: Dispatcher.DispatchHandler = {
+        onConnect(abort) {
+          body.abort = abort
+        },
+        onHeaders(status, rawHeaders, resume, statusText) {
+          if (status < 200) {
             // forwarding a 1xx is best effort: failing to relay it must never fail the fetch
-            try { req.onInformational!(statusCode, toHeaderList(headers)) } catch { /* dropped */ }
+            try { req.onInformational?.(status, fromRawBuffers(rawHeaders)) } catch { /* dropped */ }
+            return true
           }
-          : undefined,
-      })
-      return { status: res.statusCode, statusText: res.statusText ?? '', headers: toHeaderList(res.headers), body: res.body }
-    } catch (err) {
-      throw classifyOriginError(err)
-    }
+          isStarted = true
+          body.resumeReading = resume
+          resolve({ status, statusText: statusText ?? '', headers: fromRawBuffers(rawHeaders), body })
+          return true
+        },
+        onData(chunk) {
+          return body.push(chunk)
+        },
+        onComplete() {
+          body.end()
+        },
+        onError(err) {
+          if (isStarted) body.fail(err)
+          else reject(classifyOriginError(err))
+        },
+      }
+      try {
+        this.pool.dispatch({ method: req.method, path: req.path, headers: flat, body: req.body ?? null }, handler)
+      } catch (err) {
+        reject(classifyOriginError(err))
+      }
+    })
   }
 
   async close(): Promise<void> {
@@ -85,15 +200,11 @@ export class OriginClient {
   }
 }
 
-function toHeaderList(headers: Record<string, string | string[] | undefined>): HeaderList {
+/** undici's raw `[name, value, …]` Buffers: names lower-cased, values as latin1 (bytes kept as they came, RFC 9110 §5.5). */
+function fromRawBuffers(raw: Buffer[] | string[] | null): HeaderList {
   const out: HeaderList = []
-  for (const name of Object.keys(headers)) {
-    const value = headers[name]
-    if (value === undefined) continue
-    const lower = name.toLowerCase()
-    if (Array.isArray(value)) for (const v of value) out.push([lower, v])
-    else out.push([lower, value])
-  }
+  if (!raw) return out
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toString('latin1').toLowerCase(), raw[i + 1]!.toString('latin1')])
   return out
 }
 
