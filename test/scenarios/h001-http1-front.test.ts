@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { startOrigin, type TestOrigin } from '../helpers/origin.js'
 import { startProxy, type TestProxy } from '../helpers/proxy.js'
+import { prng } from '../helpers/prng.js'
 import { RawConnection, rawExchange } from '../helpers/raw-socket.js'
 
 let origin: TestOrigin
@@ -88,6 +89,32 @@ describe('pipelining and persistence', () => {
     assert.equal((await kept.read()).body.toString(), PAGE)
     kept.destroy()
   })
+})
+
+describe('pipelined requests cut at random places', () => {
+  for (const seed of [1, 2, 3]) {
+    test(`seed ${seed}: 12 requests (GET, HEAD, a POST handed over) in random pieces, answered in order`, async () => {
+      const random = prng(seed)
+      const plan = Array.from({ length: 12 }, (_, i) => (i === 8 ? 'post' : random() < 0.25 ? 'head' : random() < 0.5 ? 'streamed' : 'page'))
+      const bytes = Buffer.from(plan.map((kind) => kind === 'head' ? 'HEAD /page HTTP/1.1\r\nHost: h001\r\n\r\n'
+        : kind === 'post' ? 'POST /echo HTTP/1.1\r\nHost: h001\r\nContent-Length: 3\r\n\r\nabc'
+          : get(kind === 'page' ? '/page' : '/streamed')).join(''), 'latin1')
+      const conn = await RawConnection.open(port)
+      for (let at = 0; at < bytes.length;) {
+        const size = 1 + Math.floor(random() * 60)
+        conn.write(bytes.subarray(at, at + size))
+        at += size
+        if (random() < 0.3) await new Promise((resolve) => setTimeout(resolve, 1))
+      }
+      for (const [i, kind] of plan.entries()) {
+        const res = await conn.read({ isHead: kind === 'head' })
+        const expected = kind === 'head' ? '' : kind === 'post' ? 'POST abc' : kind === 'streamed' ? 'part one, part two' : PAGE
+        assert.equal(res.status, 200, `response ${i} (${kind})`)
+        assert.equal(res.body.toString(), expected, `response ${i} (${kind})`)
+      }
+      conn.destroy()
+    })
+  }
 })
 
 describe('body framing (RFC 9112 §6.3)', () => {
