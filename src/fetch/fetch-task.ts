@@ -273,7 +273,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     } else {
       // the clients waiting for the head subscribe first (microtasks): a shared body over the
       // replay limit is not kept for them (fetch/busy-entry.ts)
-      await new Promise(setImmediate)
+      if (isShareable) await new Promise(setImmediate)
       await res.body.consume((chunk) => {
         busy.push(chunk)
         if (writer && !writer.write(chunk)) writer = undefined
