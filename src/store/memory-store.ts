@@ -5,6 +5,7 @@
  */
 import { varyMatches } from '../http-cache/vary.js'
 import type { HeaderList } from '../http-cache/header-list.js'
+import { StringPool } from './string-pool.js'
 import { type CacheStore, type InvalidationMode, type ObjectHead, type StoreStats, type StoreWriter, type StoredObject, resourceOfKey } from './types.js'
 
 /** Bytes counted per object beyond its body and header text (maps, arrays, the object itself). */
@@ -43,6 +44,8 @@ export class MemoryStore implements CacheStore {
   private readonly byResource = new Map<string, Members<string>>()
   /** surrogate key → slot ids of the objects carrying it */
   private readonly byTag = new Map<string, Members<number>>()
+  /** header names and values, status texts and tags that objects repeat, kept once */
+  private readonly pool = new StringPool()
   private readonly maxEntriesPerPartition: number
   private readonly maxBytesPerPartition: number
   private bytes = 0
@@ -96,7 +99,7 @@ export class MemoryStore implements CacheStore {
       end: () => {
         if (!isOpen) return
         isOpen = false
-        this.insert(storedObject(head, ownedBody(chunks, size), Date.now()))
+        this.insert(storedObject(head, ownedBody(chunks, size), Date.now(), this.pool))
       },
       abort: () => { isOpen = false; chunks.length = 0 },
     }
@@ -106,7 +109,9 @@ export class MemoryStore implements CacheStore {
     const oldBytes = headerBytes(object.headers)
     const oldTags = object.tags
     // every field the head may carry exists on the object already (storedObject): no new hidden class
-    Object.assign(object, head)
+    Object.assign(object, head, head.tags && { tags: internTags(head.tags, this.pool) })
+    object.statusText = this.pool.intern(object.statusText)
+    internFields(object.headers, this.pool)
     const slot = this.slotOf(object)
     if (!slot) return
     if (object.tags !== oldTags) {
@@ -316,12 +321,12 @@ const NONE: readonly never[] = Object.freeze([])
  * (a `{ ...head }` spread gave each its own, ~500 bytes), and later writes (update, purges,
  * the ban sweeper) find their field already there.
  */
-function storedObject(head: ObjectHead, body: Buffer, storedAt: number): StoredObject {
+function storedObject(head: ObjectHead, body: Buffer, storedAt: number, pool: StringPool): StoredObject {
   return {
     key: head.key,
     status: head.status,
-    statusText: head.statusText,
-    headers: head.headers,
+    statusText: pool.intern(head.statusText),
+    headers: internFields(head.headers, pool),
     varyNames: head.varyNames.length === 0 ? NONE : head.varyNames,
     varyValues: head.varyValues.length === 0 ? NONE : head.varyValues,
     cc: head.cc,
@@ -329,7 +334,7 @@ function storedObject(head: ObjectHead, body: Buffer, storedAt: number): StoredO
     freshness: head.freshness,
     deleteAt: head.deleteAt,
     graceMs: head.graceMs,
-    tags: head.tags.length === 0 ? NONE : head.tags,
+    tags: internTags(head.tags, pool),
     partition: head.partition,
     softPurgedAt: head.softPurgedAt,
     isPurged: head.isPurged,
@@ -338,6 +343,22 @@ function storedObject(head: ObjectHead, body: Buffer, storedAt: number): StoredO
     body,
     storedAt,
   }
+}
+
+/**
+ * The fields' names and values replaced in place by their pooled copies (equal strings: the
+ * list may be shared with the clients the response is streaming to).
+ */
+function internFields(headers: HeaderList, pool: StringPool): HeaderList {
+  for (const field of headers) {
+    field[0] = pool.intern(field[0])
+    field[1] = pool.intern(field[1])
+  }
+  return headers
+}
+
+function internTags(tags: readonly string[], pool: StringPool): readonly string[] {
+  return tags.length === 0 ? NONE : tags.map((tag) => pool.intern(tag))
 }
 
 /**
