@@ -2,7 +2,7 @@
 // Memory (issue 8): the store's per-object overhead and the process's RSS at 100,000 objects.
 //
 //   npm run bench:memory -- [--objects 100000] [--sizes 100,1024] [--concurrency 32]
-//                           [--analyse] [--keep-snapshots]
+//                           [--extra-fields 0] [--analyse] [--keep-snapshots]
 //
 // For each body size, a fresh `lacquer serve` (dist/src/cli/main.js, its own process, default
 // config, the store made large enough never to evict) runs in front of an origin in this
@@ -45,6 +45,7 @@ const { values: args } = parseArgs({
     objects: { type: 'string', default: '100000' },
     sizes: { type: 'string', default: '100,1024' },
     concurrency: { type: 'string', default: '32' },
+    'extra-fields': { type: 'string', default: '0' },
     analyse: { type: 'boolean', default: false },
     'keep-snapshots': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -57,9 +58,11 @@ if (args.help) {
 const OBJECTS = Number(args.objects)
 const SIZES = args.sizes.split(',').map(Number)
 const CONCURRENCY = Number(args.concurrency)
+/** more response fields per object, `x-field-I: <unique value>`: what one more field costs */
+const EXTRA_FIELDS = Number(args['extra-fields'])
 const WARM_OBJECTS = 2000
 if (!fs.existsSync(LACQUER_MAIN)) fail('dist/ is missing: run `npm run build` first (npm run bench:memory does)')
-if (!(OBJECTS > 0) || SIZES.some((s) => !(s > 0)) || !(CONCURRENCY > 0)) fail('--objects, --sizes and --concurrency take positive numbers')
+if (!(OBJECTS > 0) || SIZES.some((s) => !(s > 0)) || !(CONCURRENCY > 0) || !(EXTRA_FIELDS >= 0)) fail('--objects, --sizes, --concurrency and --extra-fields take positive numbers')
 
 function fail(message) {
   process.stderr.write(`bench/memory: ${message}\n`)
@@ -84,6 +87,7 @@ function startOrigin(body) {
     const match = /^\/(obj|warm)\/(\d+)$/.exec(req.url ?? '')
     if (!match) { res.writeHead(404, { 'cache-control': 'no-store' }); res.end(); return }
     const [, kind, n] = match
+    for (let i = 0; i < EXTRA_FIELDS; i++) res.setHeader(`x-field-${i}`, `value-${i}-${kind}-${n}`)
     res.writeHead(200, {
       'content-type': 'text/html; charset=utf-8',
       'content-length': body.length,
@@ -360,7 +364,7 @@ function printAnalysis(r, analysis) {
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lacquer-bench-memory-'))
 const results = []
 try {
-  process.stdout.write(`bench/memory: ${OBJECTS} objects per body size (${SIZES.join(', ')} B), ${CONCURRENCY} at a time; `
+  process.stdout.write(`bench/memory: ${OBJECTS} objects per body size (${SIZES.join(', ')} B), ${EXTRA_FIELDS} extra fields, ${CONCURRENCY} at a time; `
     + `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; temp dir ${tempDir}\n`)
   for (const size of SIZES) {
     const dir = path.join(tempDir, String(size))
@@ -378,7 +382,8 @@ try {
   }
   fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true })
   const out = path.join(ROOT, 'bench/results', `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-  fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, loadAverage: os.loadavg(), results }, null, 2))
+  const options = { objects: OBJECTS, sizes: SIZES, concurrency: CONCURRENCY, extraFields: EXTRA_FIELDS }
+  fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, loadAverage: os.loadavg(), options, results }, null, 2))
   process.stdout.write(`\nload average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; JSON: ${path.relative(process.cwd(), out)}\n`)
 } finally {
   await stopLacquer()

@@ -8,8 +8,15 @@ import type { HeaderList } from '../http-cache/header-list.js'
 import { StringPool } from './string-pool.js'
 import { type CacheStore, type InvalidationMode, type ObjectHead, type StoreStats, type StoreWriter, type StoredObject, resourceOfKey } from './types.js'
 
-/** Bytes counted per object beyond its body and header text (maps, arrays, the object itself). */
-export const MEMORY_OBJECT_OVERHEAD = 512
+/**
+ * Bytes counted per object beyond its body and header fields: the object, its Cache-Control
+ * and freshness, the Buffer around the body, its entries in the store's maps. With
+ * MEMORY_FIELD_OVERHEAD, what bench/memory.mjs measures an object to hold in the heap after a
+ * full GC (bench/README.md, "Memory"), so that `maxBytes` bounds memory, not only bodies.
+ */
+export const MEMORY_OBJECT_OVERHEAD = 1024
+/** Bytes counted per header field beyond its name and value: the [name, value] pair, a string's header. */
+export const MEMORY_FIELD_OVERHEAD = 80
 
 export interface MemoryStoreOptions {
   maxBytes: number
@@ -376,7 +383,7 @@ function ownedBody(chunks: readonly Buffer[], size: number): Buffer {
 
 function headerBytes(headers: HeaderList): number {
   let n = 0
-  for (const [k, v] of headers) n += k.length + v.length + 4
+  for (const [k, v] of headers) n += k.length + v.length + MEMORY_FIELD_OVERHEAD
   return n
 }
 
