@@ -53,6 +53,12 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
   res.end(body)
 }
 
+/** The process's memory as node reports it (docs/metrics.md, `GET /stats`); read per call, never sampled on the hot path. */
+function memoryStats() {
+  const m = process.memoryUsage()
+  return { rssBytes: m.rss, heapTotalBytes: m.heapTotal, heapUsedBytes: m.heapUsed, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers }
+}
+
 export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
   {
     method: 'GET',
@@ -121,6 +127,7 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
         hitForMissKeys: ctx.hitForMiss.size,
         origins: ctx.origin.stats(),
         store: { type: ctx.store.name, objects: store.objects, bytes: store.bytes, maxBytes: store.maxBytes, evictions: store.evictions },
+        memory: memoryStats(),
         rules: ctx.config.rules.map((r) => r.name),
       })
     },

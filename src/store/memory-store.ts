@@ -5,10 +5,18 @@
  */
 import { varyMatches } from '../http-cache/vary.js'
 import type { HeaderList } from '../http-cache/header-list.js'
+import { StringPool } from './string-pool.js'
 import { type CacheStore, type InvalidationMode, type ObjectHead, type StoreStats, type StoreWriter, type StoredObject, resourceOfKey } from './types.js'
 
-/** Bytes counted per object beyond its body and header text (maps, arrays, the object itself). */
-export const MEMORY_OBJECT_OVERHEAD = 512
+/**
+ * Bytes counted per object beyond its body and header fields: the object, its Cache-Control
+ * and freshness, the Buffer around the body, its entries in the store's maps. With
+ * MEMORY_FIELD_OVERHEAD, what bench/memory.mjs measures an object to hold in the heap after a
+ * full GC (bench/README.md, "Memory"), so that `maxBytes` bounds memory, not only bodies.
+ */
+export const MEMORY_OBJECT_OVERHEAD = 1024
+/** Bytes counted per header field beyond its name and value: the [name, value] pair, a string's header. */
+export const MEMORY_FIELD_OVERHEAD = 80
 
 export interface MemoryStoreOptions {
   maxBytes: number
@@ -40,10 +48,11 @@ export class MemoryStore implements CacheStore {
   private readonly variants = new Map<string, number[]>()
   private readonly partitions = new Map<string, Partition>()
   /** resource (host + path, see resourceOfKey) → primary keys stored for it */
-  private readonly byResource = new Map<string, Set<string>>()
+  private readonly byResource = new Map<string, Members<string>>()
   /** surrogate key → slot ids of the objects carrying it */
-  private readonly byTag = new Map<string, Set<number>>()
-  private readonly slotOf = new WeakMap<StoredObject, Slot>()
+  private readonly byTag = new Map<string, Members<number>>()
+  /** header names and values, status texts and tags that objects repeat, kept once */
+  private readonly pool = new StringPool()
   private readonly maxEntriesPerPartition: number
   private readonly maxBytesPerPartition: number
   private bytes = 0
@@ -97,8 +106,7 @@ export class MemoryStore implements CacheStore {
       end: () => {
         if (!isOpen) return
         isOpen = false
-        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
-        this.insert({ ...head, body, storedAt: Date.now() })
+        this.insert(storedObject(head, ownedBody(chunks, size), Date.now(), this.pool))
       },
       abort: () => { isOpen = false; chunks.length = 0 },
     }
@@ -107,24 +115,22 @@ export class MemoryStore implements CacheStore {
   update(object: StoredObject, head: Parameters<CacheStore['update']>[1]): void {
     const oldBytes = headerBytes(object.headers)
     const oldTags = object.tags
-    Object.assign(object, head)
-    const ids = this.variants.get(object.key)
-    if (!ids) return
-    for (const id of ids) {
-      const slot = this.lru.get(id)
-      if (slot?.object === object) {
-        if (object.tags !== oldTags) {
-          // a 304 may bring new tag fields: the index follows what the object now carries
-          for (const tag of oldTags) removeFrom(this.byTag, tag, id)
-          for (const tag of object.tags) addTo(this.byTag, tag, id)
-        }
-        const delta = headerBytes(object.headers) - oldBytes
-        slot.bytes += delta
-        this.bytes += delta
-        const part = object.partition === undefined ? undefined : this.partitions.get(object.partition)
-        if (part) part.bytes += delta
-      }
+    // every field the head may carry exists on the object already (storedObject): no new hidden class
+    Object.assign(object, head, head.tags && { tags: internTags(head.tags, this.pool) })
+    object.statusText = this.pool.intern(object.statusText)
+    internFields(object.headers, this.pool)
+    const slot = this.slotOf(object)
+    if (!slot) return
+    if (object.tags !== oldTags) {
+      // a 304 may bring new tag fields: the index follows what the object now carries
+      for (const tag of oldTags) removeFrom(this.byTag, tag, slot.id)
+      for (const tag of object.tags) addTo(this.byTag, tag, slot.id)
     }
+    const delta = headerBytes(object.headers) - oldBytes
+    slot.bytes += delta
+    this.bytes += delta
+    const part = object.partition === undefined ? undefined : this.partitions.get(object.partition)
+    if (part) part.bytes += delta
     this.evict()
   }
 
@@ -152,10 +158,8 @@ export class MemoryStore implements CacheStore {
   }
 
   invalidateResource(resource: string, mode: InvalidationMode): number {
-    const keys = this.byResource.get(resource)
-    if (!keys) return 0
     let count = 0
-    for (const key of [...keys]) {
+    for (const key of membersOf(this.byResource, resource)) {
       for (const id of [...(this.variants.get(key) ?? [])]) {
         const slot = this.lru.get(id)
         if (slot && this.invalidateSlot(slot, mode)) count++
@@ -165,10 +169,8 @@ export class MemoryStore implements CacheStore {
   }
 
   invalidateTag(tag: string, mode: InvalidationMode): number {
-    const ids = this.byTag.get(tag)
-    if (!ids) return 0
     let count = 0
-    for (const id of [...ids]) {
+    for (const id of membersOf(this.byTag, tag)) {
       const slot = this.lru.get(id)
       if (slot && this.invalidateSlot(slot, mode)) count++
     }
@@ -176,8 +178,17 @@ export class MemoryStore implements CacheStore {
   }
 
   invalidateObject(object: StoredObject, mode: InvalidationMode): boolean {
-    const slot = this.slotOf.get(object)
-    return slot !== undefined && this.lru.get(slot.id) === slot && this.invalidateSlot(slot, mode)
+    const slot = this.slotOf(object)
+    return slot !== undefined && this.invalidateSlot(slot, mode)
+  }
+
+  /** The slot holding this very object, if it is still stored (among its key's few variants: no per-object map). */
+  private slotOf(object: StoredObject): Slot | undefined {
+    for (const id of this.variants.get(object.key) ?? []) {
+      const slot = this.lru.get(id)
+      if (slot?.object === object) return slot
+    }
+    return undefined
   }
 
   *scan(): Iterable<StoredObject> {
@@ -232,7 +243,6 @@ export class MemoryStore implements CacheStore {
       addTo(this.byResource, resourceOfKey(object.key), object.key)
     }
     for (const tag of object.tags) addTo(this.byTag, tag, id)
-    this.slotOf.set(object, slot)
     this.bytes += bytes
     if (object.partition !== undefined) this.addToPartition(object.partition, slot)
     this.evict()
@@ -285,20 +295,95 @@ export class MemoryStore implements CacheStore {
   }
 }
 
-function addTo<T>(index: Map<string, Set<T>>, name: string, member: T): void {
-  const set = index.get(name)
-  if (set) set.add(member)
-  else index.set(name, new Set([member]))
+/**
+ * The members of one index entry: the member itself while it is alone (every resource with one
+ * variant, every per-object tag), a Set from the second on. A Set of one costs ~300 bytes.
+ */
+type Members<T> = T | Set<T>
+
+function addTo<T>(index: Map<string, Members<T>>, name: string, member: T): void {
+  const found = index.get(name)
+  if (found === undefined) index.set(name, member)
+  else if (found instanceof Set) found.add(member)
+  else if (found !== member) index.set(name, new Set([found, member]))
 }
 
-function removeFrom<T>(index: Map<string, Set<T>>, name: string, member: T): void {
-  const set = index.get(name)
-  if (set?.delete(member) && set.size === 0) index.delete(name)
+function removeFrom<T>(index: Map<string, Members<T>>, name: string, member: T): void {
+  const found = index.get(name)
+  if (found instanceof Set) {
+    if (found.delete(member) && found.size === 1) index.set(name, found.values().next().value as T)
+  } else if (found === member) index.delete(name)
+}
+
+/** A copy: the caller may change the index while it walks the members. */
+function membersOf<T>(index: Map<string, Members<T>>, name: string): T[] {
+  const found = index.get(name)
+  return found === undefined ? [] : found instanceof Set ? [...found] : [found]
+}
+
+const NONE: readonly never[] = Object.freeze([])
+
+/**
+ * The stored object, every field written in one order: all objects share one hidden class
+ * (a `{ ...head }` spread gave each its own, ~500 bytes), and later writes (update, purges,
+ * the ban sweeper) find their field already there.
+ */
+function storedObject(head: ObjectHead, body: Buffer, storedAt: number, pool: StringPool): StoredObject {
+  return {
+    key: head.key,
+    status: head.status,
+    statusText: pool.intern(head.statusText),
+    headers: internFields(head.headers, pool),
+    varyNames: head.varyNames.length === 0 ? NONE : head.varyNames,
+    varyValues: head.varyValues.length === 0 ? NONE : head.varyValues,
+    cc: head.cc,
+    isTargeted: head.isTargeted,
+    freshness: head.freshness,
+    deleteAt: head.deleteAt,
+    graceMs: head.graceMs,
+    tags: internTags(head.tags, pool),
+    partition: head.partition,
+    softPurgedAt: head.softPurgedAt,
+    isPurged: head.isPurged,
+    invalidationSeq: head.invalidationSeq,
+    esi: head.esi,
+    body,
+    storedAt,
+  }
+}
+
+/**
+ * The fields' names and values replaced in place by their pooled copies (equal strings: the
+ * list may be shared with the clients the response is streaming to).
+ */
+function internFields(headers: HeaderList, pool: StringPool): HeaderList {
+  for (const field of headers) {
+    field[0] = pool.intern(field[0])
+    field[1] = pool.intern(field[1])
+  }
+  return headers
+}
+
+function internTags(tags: readonly string[], pool: StringPool): readonly string[] {
+  return tags.length === 0 ? NONE : tags.map((tag) => pool.intern(tag))
+}
+
+/**
+ * The body in a buffer of its own, exactly its size. A chunk as it arrived is a view on the
+ * socket read it came in (the response head and more): keeping it would keep all of that.
+ */
+function ownedBody(chunks: readonly Buffer[], size: number): Buffer {
+  const first = chunks[0]
+  if (chunks.length === 1 && first!.byteOffset === 0 && first!.buffer.byteLength === size) return first!
+  const body = Buffer.allocUnsafeSlow(size)
+  let at = 0
+  for (const chunk of chunks) { body.set(chunk, at); at += chunk.length }
+  return body
 }
 
 function headerBytes(headers: HeaderList): number {
   let n = 0
-  for (const [k, v] of headers) n += k.length + v.length + 4
+  for (const [k, v] of headers) n += k.length + v.length + MEMORY_FIELD_OVERHEAD
   return n
 }
 

@@ -47,5 +47,8 @@ test('the admin /stats counts hits and misses and /healthz answers', async () =>
   assert.ok(stats.hits >= 1)
   assert.ok(stats.misses >= 1)
   assert.ok(stats.store.objects >= 1)
+  // the process's memory, for capacity planning (bench/memory.mjs reads it)
+  for (const field of ['rssBytes', 'heapTotalBytes', 'heapUsedBytes', 'externalBytes', 'arrayBuffersBytes']) assert.ok(stats.memory[field] > 0, field)
+  assert.ok(stats.memory.heapUsedBytes <= stats.memory.heapTotalBytes)
   assert.equal((await request(`${proxy.adminUrl}/healthz`)).status, 200)
 })
