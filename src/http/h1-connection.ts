@@ -173,8 +173,12 @@ function ignore(): void {}
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /** RFC 9110 §5.5: what a field value may not hold (a CR or LF would split the response). */
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/
-/** Bodies up to this size are copied behind the head and sent in one write; larger ones go in two, corked. */
-const COPY_LIMIT = 16 * 1024
+/**
+ * A head and body up to this size together are copied into one buffer and sent in one write
+ * (node's Buffer pool serves allocations under 4 KB; a larger copy costs an allocation of its
+ * own); larger ones go as two corked writes (one writev).
+ */
+const COPY_LIMIT = 4 * 1024 - 1
 /** Fields the connection writes itself (RFC 9110 §7.6.1: hop-by-hop; the framing is ours). */
 const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection'])
 
@@ -226,7 +230,7 @@ class RawSink implements ClientSink {
     const { socket } = this.connection
     if (!this.hasBody || length === 0) {
       socket.write(head, 'latin1')
-    } else if (length <= COPY_LIMIT) {
+    } else if (head.length + length <= COPY_LIMIT) {
       socket.write(joined(head, body!))
     } else {
       socket.cork()
@@ -253,7 +257,7 @@ class RawSink implements ClientSink {
     if (!this.isChunked && this.remaining >= 0 && chunk.length > this.remaining) return this.abort() // more than announced: never desynchronise the connection
     const head = this.pendingHead
     this.pendingHead = undefined
-    if (head !== undefined && !this.isChunked && chunk.length <= COPY_LIMIT) {
+    if (head !== undefined && !this.isChunked && head.length + chunk.length <= COPY_LIMIT) {
       socket.write(joined(head, chunk))
     } else {
       socket.cork()

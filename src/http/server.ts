@@ -187,17 +187,26 @@ function admitRequest(ctx: ProxyContext, incoming: IncomingRequest, sink: Client
   const { limits } = ctx.config
   const { headers, target: url } = incoming
   if (headers.length > limits.maxHeaderCount) return answerError(ctx, incoming, sink, 'ERR_HTTP_HEADERS_TOO_LARGE', `more than ${limits.maxHeaderCount} header fields`)
-  if (Buffer.byteLength(url) > limits.maxUrlBytes) return answerError(ctx, incoming, sink, 'ERR_HTTP_URI_TOO_LONG', `request target over ${limits.maxUrlBytes} bytes`)
-  const codings = getAll(headers, 'transfer-encoding')
-  if (codings.length > 0 && codings.join(',').split(',').pop()!.trim().toLowerCase() !== 'chunked') {
+  // each UTF-16 unit is at most 3 UTF-8 bytes: only a long target needs counting
+  if (url.length > limits.maxUrlBytes / 3 && Buffer.byteLength(url) > limits.maxUrlBytes) return answerError(ctx, incoming, sink, 'ERR_HTTP_URI_TOO_LONG', `request target over ${limits.maxUrlBytes} bytes`)
+  // one pass over the fields for what is checked here
+  let hostCount = 0
+  let hostValue = ''
+  let codings: string[] | undefined
+  let forwardedProto: string[] | undefined
+  for (const [name, value] of headers) {
+    if (name === 'host') { if (hostCount++ === 0) hostValue = value }
+    else if (name === 'transfer-encoding') (codings ??= []).push(value)
+    else if (name === 'x-forwarded-proto') (forwardedProto ??= []).push(value)
+  }
+  if (codings && codings.join(',').split(',').pop()!.trim().toLowerCase() !== 'chunked') {
     // RFC 9112 §6.3: chunked must be the final coding of a request, else its length is unknowable
     return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_REQUEST', 'Transfer-Encoding of a request must end in chunked')
   }
-  const hosts = getAll(headers, 'host')
-  const port = hosts.length === 1 ? /:(\d+)$/.exec(hosts[0]!)?.[1] : undefined
-  if (hosts.length !== 1 || !HOST_PATTERN.test(hosts[0]!) || (port !== undefined && Number(port) > 65535)) return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_HOST', 'exactly one valid Host field is required (RFC 9112 §3.2)')
+  const port = hostCount === 1 ? /:(\d+)$/.exec(hostValue)?.[1] : undefined
+  if (hostCount !== 1 || !HOST_PATTERN.test(hostValue) || (port !== undefined && Number(port) > 65535)) return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_HOST', 'exactly one valid Host field is required (RFC 9112 §3.2)')
   let path = url
-  let host = hosts[0]!
+  let host = hostValue
   if (!url.startsWith('/')) {
     // absolute-form (RFC 9112 §3.2.2): the target's authority replaces Host
     if (/^https?:\/\//i.test(url)) {
@@ -219,9 +228,8 @@ function admitRequest(ctx: ProxyContext, incoming: IncomingRequest, sink: Client
     }
   }
   // X-Forwarded-Proto from a TLS terminator in front says the scheme; anything but http/https is dropped
-  const forwardedProto = getAll(headers, 'x-forwarded-proto')
-  const scheme = forwardedProto.length === 1 && forwardedProto[0]!.trim().toLowerCase() === 'https' ? 'https' : 'http'
-  if (forwardedProto.length > 0) removeHeader(headers, 'x-forwarded-proto')
+  const scheme = forwardedProto?.length === 1 && forwardedProto[0]!.trim().toLowerCase() === 'https' ? 'https' : 'http'
+  if (forwardedProto) removeHeader(headers, 'x-forwarded-proto')
   const tx = new Transaction(
     ctx,
     { method: incoming.method, path, host, scheme, headers, clientAddress: incoming.remoteAddress, target: url, httpVersion: incoming.httpVersion },

@@ -77,7 +77,7 @@ export function compileRule(input: RuleInput, index: number): CompiledRule {
   const m = input.match ?? {}
   const hosts = m.host === undefined ? undefined : (Array.isArray(m.host) ? m.host : [m.host]).map((h) => picomatch(h.toLowerCase()))
   const methods = m.methods ? new Set(m.methods) : undefined
-  const paths = m.path === undefined ? undefined : (Array.isArray(m.path) ? m.path : [m.path]).map((p) => picomatch(p, { dot: true }))
+  const paths = m.path === undefined ? undefined : (Array.isArray(m.path) ? m.path : [m.path]).map(globMatcher)
   const pathRegex = m.pathRegex === undefined ? undefined : new RegExp(m.pathRegex)
   const headers = m.headers ? Object.entries(m.headers).map(([k, v]) => [k.toLowerCase(), v] as const) : undefined
   const cookies = m.cookies ? Object.entries(m.cookies).map(([k, v]) => [namePattern(k), v] as const) : undefined
@@ -85,7 +85,8 @@ export function compileRule(input: RuleInput, index: number): CompiledRule {
     if (methods && !methods.has(req.method)) return false
     if (hosts && !hosts.some((h) => h(req.host.toLowerCase().replace(/:\d+$/, '')))) return false
     if (paths || pathRegex) {
-      const pathOnly = req.path.split('?', 1)[0]!
+      const query = req.path.indexOf('?')
+      const pathOnly = query < 0 ? req.path : req.path.slice(0, query)
       if (paths && !paths.some((p) => p(pathOnly))) return false
       if (pathRegex && !pathRegex.test(req.path)) return false
     }
@@ -124,6 +125,12 @@ export function compileRule(input: RuleInput, index: number): CompiledRule {
       vary: input.key.vary?.map((v) => v.toLowerCase()),
     },
   }
+}
+
+/** picomatch's own test (the glob itself, or its regex), without the result object it builds per call. */
+function globMatcher(glob: string): (path: string) => boolean {
+  const re = picomatch.makeRe(glob, { dot: true })
+  return (path) => path === glob || re.test(path)
 }
 
 /** The first rule matching the request, or undefined. */
