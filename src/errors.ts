@@ -13,6 +13,8 @@ export const ERRORS = {
   ERR_HTTP_REQUEST_TIMEOUT: { statusCode: 408, message: 'the request was not received in time' },
   ERR_HTTP_EXPECTATION_FAILED: { statusCode: 417, message: 'expectation not supported' },
   ERR_HTTP_METHOD_NOT_IMPLEMENTED: { statusCode: 501, message: 'request method not recognised (to invalidate, use PURGE or the admin API)' },
+  ERR_HTTP_CODING_NOT_IMPLEMENTED: { statusCode: 501, message: 'request transfer coding not implemented (only chunked is)' },
+  ERR_HTTP_VERSION_NOT_SUPPORTED: { statusCode: 505, message: 'HTTP version not supported (HTTP/1.0 and HTTP/1.1 are)' },
   ERR_ORIGIN_UNREACHABLE: { statusCode: 502, message: 'origin refused or reset the connection' },
   ERR_ORIGIN_TIMEOUT: { statusCode: 504, message: 'origin did not answer in time' },
   ERR_ORIGIN_BAD_RESPONSE: { statusCode: 502, message: 'origin sent an invalid HTTP response' },

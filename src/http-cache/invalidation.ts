@@ -45,11 +45,24 @@ export const HOP_BY_HOP = new Set([
   'proxy-authenticate', 'proxy-authorization', 'proxy-authentication-info',
 ])
 
+/**
+ * Fields a `Connection` option can never remove: Host is required on every request
+ * (RFC 9112 §3.2), and a request whose Host is dropped would be forwarded for another site
+ * than the one it is keyed for.
+ */
+const NEVER_NOMINATED = new Set(['host'])
+
 /** Removes hop-by-hop fields, and those named by `Connection` (RFC 9110 §7.6.1). */
 export function stripHopByHop(headers: ReadonlyHeaderList): HeaderList {
   const named = new Set<string>()
   for (const line of getAll(headers, 'connection')) for (const n of splitList(line)) named.add(n.toLowerCase())
-  return headers.filter(([name]) => !HOP_BY_HOP.has(name) && !named.has(name)).map(([k, v]) => [k, v])
+  return headers.filter(([name]) => !HOP_BY_HOP.has(name) && (!named.has(name) || NEVER_NOMINATED.has(name))).map(([k, v]) => [k, v])
+}
+
+/** The list itself when it holds no hop-by-hop field (the common request), else a stripped copy. */
+export function withoutHopByHop(headers: HeaderList): HeaderList {
+  for (const [name] of headers) if (HOP_BY_HOP.has(name)) return stripHopByHop(headers)
+  return headers
 }
 
 /** Fields a 304 must not change in the stored response (RFC 9111 §3.2). */

@@ -31,6 +31,8 @@ export interface ConnectionHost {
   admit(head: RequestHead, sink: ClientSink, remoteAddress: string): void
   /** a request outside the subset: node's http server takes the socket (the unread bytes are back in it) */
   handOver(socket: Socket): void
+  /** a request line with no HTTP version (HTTP/0.9): answer 400 and close (node's parser would wait for more) */
+  rejectHead(socket: Socket): void
   /** a head not completed within headersTimeout: answer 408 and close */
   headTimedOut(socket: Socket): void
   forget(connection: H1Connection): void
@@ -45,6 +47,8 @@ export class H1Connection {
   private headTimer: NodeJS.Timeout | undefined
   private current: RawSink | undefined
   private isParsing = false
+  /** the client sent FIN: no more requests will come */
+  private isReadEnded = false
   /** read once: each read of socket.remoteAddress is a getpeername(2) */
   private readonly remoteAddress: string
 
@@ -54,6 +58,9 @@ export class H1Connection {
     // RFC 9112 §9.5: an idle persistent connection may be closed; between requests only
     socket.setTimeout(host.keepAliveTimeoutMs)
     socket.on('data', this.onData)
+    // the server allows half-open connections: a client may send its request and FIN, and still
+    // gets its response (RFC 9112 §9.6)
+    socket.on('end', this.onEnd)
     socket.on('timeout', this.onInactive)
     socket.on('error', ignore) // 'close' follows
     socket.on('close', this.onClose)
@@ -72,6 +79,7 @@ export class H1Connection {
     if (this.socket.isPaused()) this.socket.resume()
     // a response sent from inside admit() (a hit is synchronous) returns to the parse loop
     if (!this.isParsing) this.parse()
+    else if (this.isReadEnded && this.pending === undefined) this.endAfterLastResponse()
   }
 
   /** The server is closing: an idle connection ends now, a busy one after its response. */
@@ -107,7 +115,13 @@ export class H1Connection {
         const buffer = this.pending!
         const end = buffer.indexOf(HEAD_END)
         if (end < 0 ? buffer.length > this.host.maxHeaderBytes : end > this.host.maxHeaderBytes) return this.handOver()
-        if (end < 0) return this.awaitRestOfHead()
+        if (end < 0) {
+          // a line not ended by CR LF, or a first line that is no request line of the subset:
+          // node's parser answers it now rather than this one waiting for a CR LF CR LF
+          if (hasVersionlessRequestLine(buffer)) { this.state = 'closing'; this.host.rejectHead(this.socket); return }
+          if (!isPlausibleHeadStart(buffer)) return this.handOver()
+          return this.awaitRestOfHead()
+        }
         const head = parseRequestHead(buffer.toString('latin1', 0, end))
         if (!head) return this.handOver()
         this.pending = end + 4 < buffer.length ? buffer.subarray(end + 4) : undefined
@@ -119,6 +133,20 @@ export class H1Connection {
     } finally {
       this.isParsing = false
     }
+    if (this.isReadEnded && this.state !== 'busy') this.endAfterLastResponse()
+  }
+
+  private readonly onEnd = (): void => {
+    this.isReadEnded = true
+    if (this.state === 'idle' || this.state === 'head') this.endAfterLastResponse()
+  }
+
+  /** The client will send nothing more: once no response is under way, close our side too. */
+  private endAfterLastResponse(): void {
+    if (this.state === 'handed-over' || this.state === 'closing' || this.state === 'closed') return
+    this.clearHeadTimer()
+    this.state = 'closing'
+    this.socket.end()
   }
 
   private awaitRestOfHead(): void {
@@ -144,6 +172,7 @@ export class H1Connection {
     this.state = 'handed-over'
     const { socket } = this
     socket.off('data', this.onData)
+    socket.off('end', this.onEnd)
     socket.off('timeout', this.onInactive)
     socket.off('close', this.onClose)
     socket.off('error', ignore)
@@ -168,6 +197,23 @@ export class H1Connection {
 }
 
 function ignore(): void {}
+
+const LF = 0x0a
+const CR = 0x0d
+/** RFC 9112 §2.3: the first line is complete and names no HTTP version (`GET /path`, HTTP/0.9). */
+function hasVersionlessRequestLine(buffer: Buffer): boolean {
+  const lineEnd = buffer.indexOf('\r\n')
+  return lineEnd > 0 && !/ HTTP\/\d/.test(buffer.toString('latin1', 0, lineEnd))
+}
+
+/** The first line is a request line of the subset so far, and every line break is CR LF. */
+function isPlausibleHeadStart(buffer: Buffer): boolean {
+  for (let at = buffer.indexOf(LF); at >= 0; at = buffer.indexOf(LF, at + 1)) {
+    if (at === 0 || buffer[at - 1] !== CR) return false
+  }
+  const lineEnd = buffer.indexOf('\r\n')
+  return lineEnd < 0 || parseRequestHead(buffer.toString('latin1', 0, lineEnd)) !== undefined
+}
 
 /** RFC 9110 §5.1 token: what a field name may hold. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/

@@ -13,6 +13,7 @@ import type { ProxyContext } from '../context.js'
 import { ERRORS, type ErrorCode } from '../errors.js'
 import { type HeaderList, fromRaw, getAll, removeHeader, toRaw } from '../http-cache/header-list.js'
 import { formatHttpDate } from '../http-cache/http-date.js'
+import { withoutHopByHop } from '../http-cache/invalidation.js'
 import { runTransaction } from '../fsm/run.js'
 import { type ClientSink, Transaction } from '../fsm/transaction.js'
 import { type ConnectionHost, H1Connection } from './h1-connection.js'
@@ -63,6 +64,9 @@ export function createProxyServer(ctx: ProxyContext): ProxyServer {
       socket.once('close', () => handedOver.delete(socket))
       fallback.emit('connection', socket)
     },
+    rejectHead(socket: Socket) {
+      rejectMalformed(ctx, Object.assign(new Error('request line without an HTTP version'), { code: 'HPE_INVALID_VERSION' }), socket)
+    },
     headTimedOut(socket: Socket) {
       rejectMalformed(ctx, Object.assign(new Error('request head timed out'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket)
     },
@@ -70,7 +74,8 @@ export function createProxyServer(ctx: ProxyContext): ProxyServer {
       connections.delete(connection)
     },
   }
-  const listener = net.createServer({ noDelay: true }, (socket) => {
+  // half-open as node's own http server: a client's FIN after its request still gets the response
+  const listener = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     if (isClosing) { socket.destroy(); return }
     connections.add(new H1Connection(socket, host))
   })
@@ -119,6 +124,9 @@ function createNodeServer(ctx: ProxyContext): http.Server {
     requestTimeout: 60_000,
   })
   server.maxHeadersCount = limits.maxHeaderCount + 1
+  // a client's FIN after a complete request still gets the response (RFC 9112 §9.6); node's
+  // default aborts the request under way (the property has no constructor option)
+  ;(server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
   server.on('request', (req, res) => handleNodeRequest(ctx, req, res))
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(ctx, err, socket))
   // RFC 9110 §10.1.1: an expectation other than 100-continue cannot be met
@@ -137,7 +145,18 @@ function rejectMalformed(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: 
   // a response is already under way on this connection (answered before the parser failed on
   // the body): never write a second one, just close
   const inProgress = (socket as Socket & { _httpMessage?: http.ServerResponse })._httpMessage
-  if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) { socket.destroy(); return }
+  if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
+  // the last answer on this connection said Connection: close: what follows it is ignored (RFC 9112 §9.6)
+  if (closing.has(socket)) { socket.destroySoon(); return }
+  if (inProgress && !inProgress.writableFinished) {
+    // a response to an earlier request is under way: it goes first (RFC 9112 §9.3.2); after a
+    // response that closes the connection, what followed it is ignored (§9.6)
+    const isLast = !inProgress.shouldKeepAlive || (inProgress as http.ServerResponse & { _last?: boolean })._last === true || closing.has(socket)
+    const answerAfter = () => { if (!isLast && socket.writable) rejectMalformed(ctx, err, socket); else socket.destroySoon() }
+    inProgress.once('finish', answerAfter)
+    inProgress.once('close', () => { if (!inProgress.writableFinished) socket.destroy() })
+    return
+  }
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === 0) { socket.destroy(); return } // an idle connection: no answer owed
   const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HTTP_HEADERS_TOO_LARGE'
     : err.code === 'HPE_URI_TOO_LONG' ? 'ERR_HTTP_URI_TOO_LONG'
@@ -148,7 +167,7 @@ function rejectMalformed(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: 
   const { statusCode, message } = ERRORS[code]
   const body = `${statusCode} ${message}\n`
   ctx.observer.refused(statusCode, socket.remoteAddress ?? '', undefined, undefined, undefined, Buffer.byteLength(body))
-  socket.end(`HTTP/1.1 ${statusCode} ${http.STATUS_CODES[statusCode]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n`
+  socket.end(`HTTP/1.1 ${statusCode} ${http.STATUS_CODES[statusCode]}\r\nConnection: close\r\nDate: ${formatHttpDate(Date.now())}\r\nContent-Type: text/plain; charset=utf-8\r\n`
     + `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Status: ${ctx.config.name}; detail=BAD-REQUEST\r\nLacquer-Error: ${code}\r\n\r\n${body}`)
 }
 
@@ -176,14 +195,32 @@ function toIncoming(req: http.IncomingMessage, body: Readable | undefined): Inco
   }
 }
 
+/** The transaction under way on each connection node's parser has: pipelined requests run one after another. */
+const underWay = new WeakMap<Socket, Promise<void>>()
+/** connections whose last answer closes them: what was pipelined behind it is not run */
+const closing = new WeakSet<Socket>()
+
 function handleNodeRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.ServerResponse): void {
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
   if (!hasBody) req.resume()
-  admitRequest(ctx, toIncoming(req, hasBody ? req : undefined), new ResponseSink(res))
+  const incoming = toIncoming(req, hasBody ? req : undefined)
+  const run = () => {
+    // a request pipelined behind one answered with Connection: close is never run (RFC 9112 §9.6)
+    if (closing.has(req.socket)) { req.resume(); return Promise.resolve() }
+    const sink = new ResponseSink(res)
+    const done = Promise.resolve(admitRequest(ctx, incoming, sink))
+    if (sink.closesConnection) closing.add(req.socket)
+    return done
+  }
+  // RFC 9112 §9.3.2: pipelined requests may run in parallel only when all are safe; one at a
+  // time is simpler and what the other layer does (a GET after a POST sees its invalidation)
+  const previous = underWay.get(req.socket)
+  const done = previous ? previous.then(run) : run()
+  underWay.set(req.socket, done)
 }
 
 /** Checks what both parsers leave to Lacquer (field count, target size, framing, Host), then runs the transaction. */
-function admitRequest(ctx: ProxyContext, incoming: IncomingRequest, sink: ClientSink): void {
+function admitRequest(ctx: ProxyContext, incoming: IncomingRequest, sink: ClientSink): Promise<void> | void {
   const { limits } = ctx.config
   const { headers, target: url } = incoming
   if (headers.length > limits.maxHeaderCount) return answerError(ctx, incoming, sink, 'ERR_HTTP_HEADERS_TOO_LARGE', `more than ${limits.maxHeaderCount} header fields`)
@@ -199,10 +236,20 @@ function admitRequest(ctx: ProxyContext, incoming: IncomingRequest, sink: Client
     else if (name === 'transfer-encoding') (codings ??= []).push(value)
     else if (name === 'x-forwarded-proto') (forwardedProto ??= []).push(value)
   }
-  if (codings && codings.join(',').split(',').pop()!.trim().toLowerCase() !== 'chunked') {
+  // RFC 9110 §2.5: a major version other than 1 is not ours to answer (HTTP/2 arrives by its own preface)
+  if (incoming.httpVersion !== '1.1' && incoming.httpVersion !== '1.0') return answerError(ctx, incoming, sink, 'ERR_HTTP_VERSION_NOT_SUPPORTED', `HTTP/${incoming.httpVersion}`)
+  if (codings) {
+    const list = codings.join(',').split(',').map((c) => c.trim().toLowerCase())
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing
+    if (incoming.httpVersion === '1.0') return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_REQUEST', 'Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)')
     // RFC 9112 §6.3: chunked must be the final coding of a request, else its length is unknowable
-    return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_REQUEST', 'Transfer-Encoding of a request must end in chunked')
+    if (list[list.length - 1] !== 'chunked') return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_REQUEST', 'Transfer-Encoding of a request must end in chunked')
+    // RFC 9112 §6.1: a coding the server does not understand is 501; Lacquer decodes only chunked
+    const unknown = list.find((c) => c !== 'chunked')
+    if (unknown !== undefined) return answerError(ctx, incoming, sink, 'ERR_HTTP_CODING_NOT_IMPLEMENTED', `Transfer-Encoding: ${unknown}`)
   }
+  // RFC 9112 §3.2: a request target carries no fragment
+  if (url.includes('#')) return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_REQUEST', 'a request target has no #fragment (RFC 9112 §3.2)')
   const port = hostCount === 1 ? /:(\d+)$/.exec(hostValue)?.[1] : undefined
   if (hostCount !== 1 || !HOST_PATTERN.test(hostValue) || (port !== undefined && Number(port) > 65535)) return answerError(ctx, incoming, sink, 'ERR_HTTP_BAD_HOST', 'exactly one valid Host field is required (RFC 9112 §3.2)')
   let path = url
@@ -232,11 +279,13 @@ function admitRequest(ctx: ProxyContext, incoming: IncomingRequest, sink: Client
   if (forwardedProto) removeHeader(headers, 'x-forwarded-proto')
   const tx = new Transaction(
     ctx,
-    { method: incoming.method, path, host, scheme, headers, clientAddress: incoming.remoteAddress, target: url, httpVersion: incoming.httpVersion },
+    // RFC 9110 §7.6.1: the fields meant for this hop (and those `Connection` names) go now, so the
+    // key and the variant are chosen from the request as it will be forwarded
+    { method: incoming.method, path, host, scheme, headers: withoutHopByHop(headers), clientAddress: incoming.remoteAddress, target: url, httpVersion: incoming.httpVersion },
     incoming.body,
     sink,
   )
-  runTransaction(tx).catch((err) => {
+  return runTransaction(tx).catch((err) => {
     ctx.log('error', 'transaction failed', { error: (err as Error)?.stack ?? String(err) })
     sink.abort()
   })
@@ -246,6 +295,8 @@ function admitRequest(ctx: ProxyContext, incoming: IncomingRequest, sink: Client
 class ResponseSink implements ClientSink {
   status = 0
   bytesSent = 0
+  /** the answer said Connection: close */
+  closesConnection = false
   constructor(private readonly res: http.ServerResponse) {}
 
   get isClosed(): boolean {
@@ -255,6 +306,7 @@ class ResponseSink implements ClientSink {
   send(status: number, statusText: string, headers: HeaderList, body: Buffer | undefined): void {
     if (this.isClosed) return
     this.writeHead(status, statusText, headers)
+    if (headers.some(([name, value]) => name === 'connection' && value === 'close')) this.closesConnection = true
     if (body) this.bytesSent += body.length
     this.res.end(body)
   }
