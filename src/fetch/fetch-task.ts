@@ -49,7 +49,7 @@ export interface FetchJob {
   mode: FetchMode
   key: string
   request: RequestView
-  body?: Readable
+  body?: Buffer | Readable
   /** a stored response to revalidate (RFC 9111 §4.3.1) */
   stale?: StoredObject
   /** Cache-Status detail for a pass */

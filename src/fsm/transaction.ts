@@ -102,7 +102,7 @@ export class Transaction {
   constructor(
     readonly ctx: ProxyContext,
     readonly request: ClientRequest,
-    readonly body: Readable | undefined,
+    readonly body: Buffer | Readable | undefined,
     readonly sink: ClientSink,
   ) {}
 }

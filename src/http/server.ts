@@ -8,7 +8,7 @@
  */
 import http from 'node:http'
 import net, { type Socket } from 'node:net'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { ProxyContext } from '../context.js'
 import { ERRORS, type ErrorCode } from '../errors.js'
 import { type HeaderList, fromRaw, getAll, removeHeader, toRaw } from '../http-cache/header-list.js'
@@ -35,8 +35,8 @@ export interface IncomingRequest {
   httpVersion: string
   headers: HeaderList
   remoteAddress: string
-  /** the request's body, when it has one (node's parser only) */
-  body: Readable | undefined
+  /** the request's body, when it has one (node's parser only): whole, or streamed past the buffer limit */
+  body: Buffer | Readable | undefined
 }
 
 export interface ProxyServer {
@@ -148,7 +148,7 @@ function rejectMalformed(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: 
   if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
   // the last answer on this connection said Connection: close: what follows it is ignored (RFC 9112 §9.6)
   if (closing.has(socket)) { socket.destroySoon(); return }
-  if (inProgress && !inProgress.writableFinished) {
+  if (inProgress && !inProgress.writableFinished && !(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !inProgress.headersSent)) {
     // a response to an earlier request is under way: it goes first (RFC 9112 §9.3.2); after a
     // response that closes the connection, what followed it is ignored (§9.6)
     const isLast = !inProgress.shouldKeepAlive || (inProgress as http.ServerResponse & { _last?: boolean })._last === true || closing.has(socket)
@@ -188,11 +188,46 @@ function answerError(ctx: ProxyContext, incoming: IncomingRequest, sink: ClientS
   ], body)
 }
 
-function toIncoming(req: http.IncomingMessage, body: Readable | undefined): IncomingRequest {
+function toIncoming(req: http.IncomingMessage, body: Buffer | Readable | undefined): IncomingRequest {
   return {
     method: req.method ?? 'GET', target: req.url ?? '', httpVersion: req.httpVersion, headers: fromRaw(req.rawHeaders),
     remoteAddress: req.socket.remoteAddress ?? '', body,
   }
+}
+
+/** Request bodies up to this size are read whole before they go to the origin. */
+export const REQUEST_BODY_BUFFER_BYTES = 1024 * 1024
+
+/**
+ * The whole body when it ends within `limit` bytes (a Buffer: forwarded with Content-Length);
+ * past the limit, a stream of what was read and the rest; undefined when the client went away.
+ */
+function bufferRequestBody(req: http.IncomingMessage, limit: number): Promise<Buffer | Readable | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const done = (result: Buffer | Readable | undefined) => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('close', onClose)
+      resolve(result)
+    }
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size <= limit) return
+      req.pause()
+      done(Readable.from((async function* () {
+        yield* chunks
+        for await (const chunk of req) yield chunk as Buffer
+      })(), { objectMode: false }))
+    }
+    const onEnd = () => done(Buffer.concat(chunks, size))
+    const onClose = () => { if (!req.complete) done(undefined) }
+    req.on('data', onData)
+    req.once('end', onEnd)
+    req.once('close', onClose)
+  })
 }
 
 /** The transaction under way on each connection node's parser has: pipelined requests run one after another. */
@@ -204,13 +239,16 @@ function handleNodeRequest(ctx: ProxyContext, req: http.IncomingMessage, res: ht
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
   if (!hasBody) req.resume()
   const incoming = toIncoming(req, hasBody ? req : undefined)
-  const run = () => {
+  const run = async () => {
     // a request pipelined behind one answered with Connection: close is never run (RFC 9112 §9.6)
-    if (closing.has(req.socket)) { req.resume(); return Promise.resolve() }
+    if (closing.has(req.socket)) { req.resume(); return }
     const sink = new ResponseSink(res)
-    const done = Promise.resolve(admitRequest(ctx, incoming, sink))
+    // nginx's proxy_request_buffering: a body up to REQUEST_BODY_BUFFER_BYTES is read whole
+    // (after the request's checks) before an origin connection is taken, so slow or stalled
+    // uploads cannot hold them all
+    const done = admitRequest(ctx, incoming, sink, hasBody ? () => bufferRequestBody(req, REQUEST_BODY_BUFFER_BYTES) : undefined)
     if (sink.closesConnection) closing.add(req.socket)
-    return done
+    await done
   }
   // RFC 9112 §9.3.2: pipelined requests may run in parallel only when all are safe; one at a
   // time is simpler and what the other layer does (a GET after a POST sees its invalidation)
@@ -220,7 +258,9 @@ function handleNodeRequest(ctx: ProxyContext, req: http.IncomingMessage, res: ht
 }
 
 /** Checks what both parsers leave to Lacquer (field count, target size, framing, Host), then runs the transaction. */
-function admitRequest(ctx: ProxyContext, incoming: IncomingRequest, sink: ClientSink): Promise<void> | void {
+function admitRequest(
+  ctx: ProxyContext, incoming: IncomingRequest, sink: ClientSink, readBody?: () => Promise<Buffer | Readable | undefined>,
+): Promise<void> | void {
   const { limits } = ctx.config
   const { headers, target: url } = incoming
   if (headers.length > limits.maxHeaderCount) return answerError(ctx, incoming, sink, 'ERR_HTTP_HEADERS_TOO_LARGE', `more than ${limits.maxHeaderCount} header fields`)
@@ -277,17 +317,22 @@ function admitRequest(ctx: ProxyContext, incoming: IncomingRequest, sink: Client
   // X-Forwarded-Proto from a TLS terminator in front says the scheme; anything but http/https is dropped
   const scheme = forwardedProto?.length === 1 && forwardedProto[0]!.trim().toLowerCase() === 'https' ? 'https' : 'http'
   if (forwardedProto) removeHeader(headers, 'x-forwarded-proto')
-  const tx = new Transaction(
-    ctx,
-    // RFC 9110 §7.6.1: the fields meant for this hop (and those `Connection` names) go now, so the
-    // key and the variant are chosen from the request as it will be forwarded
-    { method: incoming.method, path, host, scheme, headers: withoutHopByHop(headers), clientAddress: incoming.remoteAddress, target: url, httpVersion: incoming.httpVersion },
-    incoming.body,
-    sink,
-  )
+  // RFC 9110 §7.6.1: the fields meant for this hop (and those `Connection` names) go now, so the
+  // key and the variant are chosen from the request as it will be forwarded
+  const request = {
+    method: incoming.method, path, host, scheme, headers: withoutHopByHop(headers), clientAddress: incoming.remoteAddress, target: url, httpVersion: incoming.httpVersion,
+  } as const
+  if (!readBody) return run(ctx, new Transaction(ctx, request, incoming.body, sink))
+  return readBody().then((body) => {
+    // undefined: the client went away before its body was whole, or node answered 408
+    if (body !== undefined) return run(ctx, new Transaction(ctx, request, body, sink))
+  })
+}
+
+function run(ctx: ProxyContext, tx: Transaction): Promise<void> {
   return runTransaction(tx).catch((err) => {
     ctx.log('error', 'transaction failed', { error: (err as Error)?.stack ?? String(err) })
-    sink.abort()
+    tx.sink.abort()
   })
 }
 

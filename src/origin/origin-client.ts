@@ -23,7 +23,7 @@ export interface OriginRequest {
   method: string
   path: string
   headers: HeaderList
-  body?: Readable
+  body?: Buffer | Readable
   /** the cache key of the fetch: what the hash director hashes (default: the path) */
   key?: string
   /** called for each 1xx interim response (RFC 9110 §15.2) before the final one */

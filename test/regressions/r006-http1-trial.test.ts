@@ -132,3 +132,30 @@ test('a request with bare LF line ends, or no version, is answered at once (not 
     assert.ok(res.status === 200 || res.status === 400, `${JSON.stringify(bytes)}: ${res.raw.slice(0, 100)}`)
   }
 })
+
+test('a stalled upload does not hold an origin connection: the body is read whole first (up to 1 MB)', async () => {
+  const own = await startProxy({ origin: { url: origin.url, connections: 1 } })
+  const ownPort = Number(new URL(own.url).port)
+  try {
+    const before = origin.received.length
+    const stalled = await RawConnection.open(ownPort)
+    stalled.write('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const started = Date.now()
+    const normal = await rawExchange(ownPort, 'GET /echo?after-stall HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 2000)
+    assert.equal(normal.status, 200)
+    assert.ok(Date.now() - started < 1500)
+    assert.deepEqual(origin.received.slice(before).map((r) => r.method), ['GET'], 'nothing of the stalled upload reached the origin')
+    stalled.write('x'.repeat(97))
+    const posted = await stalled.read()
+    assert.equal(posted.body.toString(), `POST abc${'x'.repeat(97)}`)
+    stalled.destroy()
+    // chunked: forwarded whole, with its length
+    const chunked = await rawExchange(ownPort, 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n')
+    assert.ok(chunked.body.includes('POST abcde'), chunked.raw)
+    const seen = origin.received.findLast((r) => r.method === 'POST' && r.body === 'abcde')
+    assert.equal(seen?.headers['content-length'], '5')
+  } finally {
+    await own.close()
+  }
+})
