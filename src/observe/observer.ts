@@ -30,6 +30,13 @@ export class Observer {
   readonly live = new LiveStats()
   accessLog?: AccessLog
 
+  /**
+   * @param isCounting false only for benchmarks (`LACQUER_BENCH_METRICS=off`, see
+   * bench/observe-overhead.mjs): requests are then not counted in the metrics nor the live
+   * numbers, so that a benchmark can tell what counting costs. Not a user feature.
+   */
+  constructor(private readonly isCounting = true) {}
+
   /** A client request has finished (its response complete, aborted or refused). */
   request(tx: Transaction): void {
     const state = finalState(tx)
@@ -37,7 +44,7 @@ export class Observer {
     // an aborted response that sent nothing is counted as the 500 it stands for
     const status = tx.sink.status || 500
     const { request } = tx
-    this.count(state, status, tx.sink.bytesSent, request.host, request.path, ms)
+    if (this.isCounting) this.count(state, status, tx.sink.bytesSent, request.host, request.path, ms)
     this.accessLog?.request(request.clientAddress, tx.startedAt, request.method, request.target ?? request.path, request.httpVersion, request.host, status, tx.sink.bytesSent,
       getFirst(request.headers, 'referer'), getFirst(request.headers, 'user-agent'), state, ms, tx.originMs, tx.id)
   }
@@ -47,7 +54,7 @@ export class Observer {
    * error): counted as synth with its status; `url` is absent when the request line was unreadable.
    */
   refused(status: number, remote: string, method: string | undefined, url: string | undefined, host: string | undefined, bytes: number): void {
-    this.count('synth', status, bytes, url === undefined ? '' : host ?? '', url ?? '(malformed request)', 0)
+    if (this.isCounting) this.count('synth', status, bytes, url === undefined ? '' : host ?? '', url ?? '(malformed request)', 0)
     this.accessLog?.request(remote, Date.now(), method ?? '-', url ?? '-', undefined, host ?? '', status, bytes, undefined, undefined, 'synth', 0, undefined, 0)
   }
 

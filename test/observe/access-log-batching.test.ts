@@ -3,7 +3,8 @@
  * accepted: lines keep the requests' order across batches; a batch still pending when Lacquer
  * closes (`close()`, SIGTERM) is on disk before it ends; a pipe nobody reads gets at most its
  * bound queued and the rest dropped and counted (`lacquer_access_log_dropped_total`), requests
- * unharmed.
+ * unharmed. And the benchmark switch `LACQUER_BENCH_METRICS=off` (bench/observe-overhead.mjs)
+ * stops the counting, not the log.
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess } from 'node:child_process'
@@ -103,4 +104,19 @@ test('a pipe nobody reads: lines beyond the 4 MiB queue are dropped and counted,
   assert.ok(lines.every((l) => l.includes('"GET /pipe HTTP/1.1" 200 ')), 'whole lines only')
   assert.equal(lines.length + dropped, N, `${lines.length} written + ${dropped} dropped`)
   assert.ok(lines.length * 4200 > 4 << 20, `the queue held its bound (${lines.length} lines) before dropping`)
+})
+
+test('LACQUER_BENCH_METRICS=off (a benchmark switch): requests are not counted, and still logged', async () => {
+  const file = join(temp.dir(), 'access.log')
+  const serve = runCli(['serve', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', '--access-log', file],
+    { children, killAfterMs: 30_000, env: { LACQUER_BENCH_METRICS: 'off' } })
+  const [, url, adminUrl] = await serve.waitFor(/serving (http:\/\/\S+) .*\(admin (http:\/\/[^\s)]+)\)/)
+  await request(`${url}/off`)
+  await request(`${url}/off`)
+  const metrics = (await request(`${adminUrl}/metrics`)).body
+  assert.match(metrics, /^lacquer_requests_total\{state="miss"\} 0$/m)
+  assert.match(metrics, /^lacquer_requests_total\{state="hit"\} 0$/m)
+  serve.child.kill('SIGTERM')
+  assert.equal(await serve.exited, 0)
+  assert.deepEqual(linesOf(readFileSync(file, 'utf8')).map((l) => /" 200 \d+ "-" "-" (\w+) /.exec(l)?.[1]), ['miss', 'hit'])
 })
