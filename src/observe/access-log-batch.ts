@@ -129,20 +129,15 @@ export class AccessLogBatch {
   private json(i: number): void {
     this.raw('{"time":"')
     this.isoTime(this.time[i]!)
-    this.raw('","remote":')
-    this.jsonString(this.remote[i]!, false)
-    this.raw(',"method":')
-    this.jsonString(this.method[i]!, false)
-    this.raw(',"host":')
-    this.jsonString(this.host[i]!, true)
-    this.raw(',"url":')
-    this.jsonString(this.url[i]!, true)
+    this.jsonField('","remote":', this.remote[i], false)
+    this.jsonField(',"method":', this.method[i], false)
+    this.jsonField(',"host":', this.host[i], true)
+    this.jsonField(',"url":', this.url[i], true)
     this.raw(',"status":')
     this.number(this.status[i]!, true)
     this.raw(',"bytes":')
     this.number(this.bodyBytes[i]!, true)
-    this.raw(',"state":')
-    this.jsonString(this.state[i]!, false)
+    this.jsonField(',"state":', this.state[i], false)
     this.raw(',"ms":')
     this.milliseconds(this.durationMs[i]!)
     const originMs = this.originMs[i]!
@@ -150,19 +145,18 @@ export class AccessLogBatch {
       this.raw(',"originMs":')
       this.milliseconds(originMs)
     }
-    const referer = this.referer[i]
-    if (referer !== undefined) {
-      this.raw(',"referer":')
-      this.jsonString(referer, true)
-    }
-    const userAgent = this.userAgent[i]
-    if (userAgent !== undefined) {
-      this.raw(',"userAgent":')
-      this.jsonString(userAgent, true)
-    }
+    this.jsonField(',"referer":', this.referer[i], true)
+    this.jsonField(',"userAgent":', this.userAgent[i], true)
     this.raw(',"id":')
     this.number(this.id[i]!, true)
     this.raw('}\n')
+  }
+
+  /** `key` and the field's JSON string; nothing when the field is absent (JSON.stringify leaves it out). */
+  private jsonField(key: string, text: string | undefined, isHeader: boolean): void {
+    if (text === undefined) return
+    this.raw(key)
+    this.jsonString(text, isHeader)
   }
 
   /** `new Date(ms).toISOString()` */
