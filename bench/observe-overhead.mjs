@@ -12,7 +12,8 @@
 // (the order rotating each round; `sync` between runs), 3 rounds; the median req/s of each is
 // compared. Besides req/s: Lacquer's CPU time per request (user + system, all its threads, from
 // /proc during the wrk run: steadier than req/s when something else runs), the 1-minute load
-// average at each run, and how many access-log lines were written for the requests wrk made
+// average at each run, the share of CPU time the hypervisor gave other guests (steal; on a shared
+// VM the largest source of noise), and how many access-log lines were written for the requests wrk made
 // (the log drops lines when its output cannot keep up).
 //
 //   npm run build && node bench/observe-overhead.mjs [--rounds 3] [--duration 10] [--connections 64]
@@ -106,6 +107,11 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 const hasProc = existsSync('/proc/self/stat')
+/** Ticks all CPUs spent, and of them stolen by the hypervisor (for other guests), so far. */
+function cpuTicks() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number)
+  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 }
+}
 const lineCount = (file) => (file && existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0)
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const uptime = () => { try { return execFileSync('uptime', { encoding: 'utf8' }).trim() } catch { return `load ${loadavg().map((x) => x.toFixed(2)).join(' ')}` } }
@@ -129,14 +135,17 @@ try {
         const before = lineCount(lacquer.file)
         const load = loadavg()[0]
         const cpuBefore = hasProc ? cpuSeconds(lacquer.child.pid) : NaN
+        const ticksBefore = hasProc ? cpuTicks() : undefined
         const r = wrk(lacquer.url, DURATION_S)
         const cpuUs = hasProc ? ((cpuSeconds(lacquer.child.pid) - cpuBefore) * 1e6) / r.requests : NaN
+        const ticksAfter = hasProc ? cpuTicks() : undefined
+        const steal = ticksBefore ? (ticksAfter.steal - ticksBefore.steal) / (ticksAfter.total - ticksBefore.total) : NaN
         await new Promise((res) => setTimeout(res, 500))
         const lines = lineCount(lacquer.file) - before
         const size = lacquer.file && existsSync(lacquer.file) ? statSync(lacquer.file).size : 0
-        results[key].push({ ...r, lines, cpuUs, load })
+        results[key].push({ ...r, lines, cpuUs, load, steal })
         const logged = lacquer.file ? `, log lines ${lines} of ${r.requests} (${(100 * (1 - lines / r.requests)).toFixed(1)} % dropped, ${(size / 1e6).toFixed(0)} MB file)` : ''
-        console.log(`  round ${round} ${key} ${VARIANTS[key].name.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  ${cpuUs.toFixed(1)} µs CPU/req  load ${load.toFixed(2)}  p99 ${r.p99}${r.errors ? `  ${r.errors}` : ''}${logged}`)
+        console.log(`  round ${round} ${key} ${VARIANTS[key].name.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  ${cpuUs.toFixed(1)} µs CPU/req  load ${load.toFixed(2)}  steal ${(steal * 100).toFixed(1)} %  p99 ${r.p99}${r.errors ? `  ${r.errors}` : ''}${logged}`)
       } finally {
         await stop(lacquer.child)
         if (lacquer.file) rmSync(lacquer.file, { force: true })
@@ -155,12 +164,14 @@ const BASE = { m: undefined, a: 'm', b: 'a', c: 'a', d: 'a' }
 const rps = (key) => median(results[key].map((r) => r.rps))
 const cpu = (key) => median(results[key].map((r) => r.cpuUs))
 const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`
-console.log('\nvariant                       median req/s  overhead (req/s)  CPU µs/req  overhead (CPU)  vs   load (min–max)  log lines kept')
+console.log('\nvariant                       median req/s  (min–max)      overhead (req/s)  CPU µs/req  overhead (CPU)  vs   load (min–max)  steal max  log lines kept')
 for (const key of Object.keys(VARIANTS)) {
   const runs = results[key]
   const base = BASE[key]
   const loads = runs.map((r) => r.load)
   const kept = runs[0]?.lines > 0 ? `${(100 * runs.reduce((n, r) => n + r.lines, 0) / runs.reduce((n, r) => n + r.requests, 0)).toFixed(1)} %` : ''
-  console.log(`(${key}) ${VARIANTS[key].name.padEnd(24)} ${rps(key).toFixed(0).padStart(12)}  ${(base ? pct(1 - rps(key) / rps(base)) : '—').padStart(16)}  ${cpu(key).toFixed(2).padStart(10)}  ${(base ? pct(cpu(key) / cpu(base) - 1) : '—').padStart(14)}  ${(base ? `(${base})` : '').padStart(3)}  ${`${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}`.padStart(14)}  ${kept.padStart(14)}`)
+  const spread = `(${Math.min(...runs.map((r) => r.rps)).toFixed(0)}–${Math.max(...runs.map((r) => r.rps)).toFixed(0)})`
+  const stealMax = `${(Math.max(...runs.map((r) => r.steal)) * 100).toFixed(1)} %`
+  console.log(`(${key}) ${VARIANTS[key].name.padEnd(24)} ${rps(key).toFixed(0).padStart(12)}  ${spread.padEnd(13)}  ${(base ? pct(1 - rps(key) / rps(base)) : '—').padStart(16)}  ${cpu(key).toFixed(2).padStart(10)}  ${(base ? pct(cpu(key) / cpu(base) - 1) : '—').padStart(14)}  ${(base ? `(${base})` : '').padStart(3)}  ${`${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}`.padStart(14)}  ${stealMax.padStart(9)}  ${kept.padStart(14)}`)
 }
 console.log(`(m → b) everything on, combined log to a file: ${pct(1 - rps('b') / rps('m'))} req/s, ${pct(cpu('b') / cpu('m') - 1)} CPU per request`)
