@@ -1,14 +1,20 @@
 #!/usr/bin/env node
-// The cost of observability on cache-hit throughput. Metrics and the live numbers are always
-// on (there is no switch), so what can be compared is the access log:
-//   (a) access log off, (b) combined to a file, (c) json to a file, and (d) combined to
-//   /dev/null (the log's own cost, without the disk's).
+// The cost of observability on cache-hit throughput:
+//   (m) metrics and live numbers off (LACQUER_BENCH_METRICS=off, a switch for this benchmark
+//       only, not a user feature), access log off: nothing observed;
+//   (a) metrics on (as always in production), access log off;
+//   (b) combined to a file, (c) json to a file, and (d) combined to /dev/null (the log's own
+//       cost, without the disk's), all with metrics on.
+// The metrics' cost is (a) against (m); the access log's is (b), (c), (d) against (a).
 // Each run starts a fresh `lacquer serve` (pinned: taskset -c 0) in front of a small origin
 // (this process, a 1 KB page, max-age=3600), warms it (one miss, then a 2 s wrk warm-up) and
 // measures hits with wrk (taskset -c 1, 64 connections, 10 s). Variants are interleaved
-// (the order rotating each round; `sync` between runs), 3 rounds; the median req/s of each is compared with (a). Also reports how many access-log
-// lines were written for the requests wrk made (the log drops lines when it thinks the output
-// is blocked).
+// (the order rotating each round; `sync` between runs), 3 rounds; the median req/s of each is
+// compared. Besides req/s: Lacquer's CPU time per request (user + system, all its threads, from
+// /proc during the wrk run: steadier than req/s when something else runs), the 1-minute load
+// average at each run, the share of CPU time the hypervisor gave other guests (steal; on a shared
+// VM the largest source of noise), and how many access-log lines were written for the requests wrk made
+// (the log drops lines when its output cannot keep up).
 //
 //   npm run build && node bench/observe-overhead.mjs [--rounds 3] [--duration 10] [--connections 64]
 import { execFileSync, spawn } from 'node:child_process'
@@ -44,10 +50,11 @@ const originUrl = `http://127.0.0.1:${origin.address().port}`
 const dir = mkdtempSync(join(tmpdir(), 'lacquer-bench-'))
 
 const VARIANTS = {
-  a: { name: 'access log off', flags: [] },
-  b: { name: 'access log combined → file', flags: (file) => ['--access-log', file] },
-  c: { name: 'access log json → file', flags: (file) => ['--access-log', file, '--access-log-format', 'json'] },
-  d: { name: 'access log combined → /dev/null', flags: ['--access-log', '/dev/null'] },
+  m: { name: 'metrics off, log off', flags: [], env: { LACQUER_BENCH_METRICS: 'off' } },
+  a: { name: 'metrics on, log off', flags: [] },
+  b: { name: 'combined → file', flags: (file) => ['--access-log', file] },
+  c: { name: 'json → file', flags: (file) => ['--access-log', file, '--access-log-format', 'json'] },
+  d: { name: 'combined → /dev/null', flags: ['--access-log', '/dev/null'] },
 }
 
 function get(url) {
@@ -63,7 +70,7 @@ async function startLacquer(key, run) {
   const file = join(dir, `${key}-${run}.log`)
   const flags = typeof VARIANTS[key].flags === 'function' ? VARIANTS[key].flags(file) : VARIANTS[key].flags
   const [cmd, args] = pinned(0, process.execPath, [BIN, 'serve', '--origin', originUrl, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', ...flags])
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...VARIANTS[key].env } })
   let out = ''
   child.stdout.on('data', (d) => { out += d })
   const started = Date.now()
@@ -93,6 +100,18 @@ function wrk(url, seconds) {
   return { rps, requests, errors, p99 }
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  // after the command: state is field 3, utime 14 and stime 15 (clock ticks, 100 a second on Linux)
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+const hasProc = existsSync('/proc/self/stat')
+/** Ticks all CPUs spent, and of them stolen by the hypervisor (for other guests), so far. */
+function cpuTicks() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number)
+  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 }
+}
 const lineCount = (file) => (file && existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0)
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const uptime = () => { try { return execFileSync('uptime', { encoding: 'utf8' }).trim() } catch { return `load ${loadavg().map((x) => x.toFixed(2)).join(' ')}` } }
@@ -114,13 +133,19 @@ try {
         wrk(lacquer.url, WARMUP_S)
         await new Promise((r) => setTimeout(r, 300))
         const before = lineCount(lacquer.file)
+        const load = loadavg()[0]
+        const cpuBefore = hasProc ? cpuSeconds(lacquer.child.pid) : NaN
+        const ticksBefore = hasProc ? cpuTicks() : undefined
         const r = wrk(lacquer.url, DURATION_S)
+        const cpuUs = hasProc ? ((cpuSeconds(lacquer.child.pid) - cpuBefore) * 1e6) / r.requests : NaN
+        const ticksAfter = hasProc ? cpuTicks() : undefined
+        const steal = ticksBefore ? (ticksAfter.steal - ticksBefore.steal) / (ticksAfter.total - ticksBefore.total) : NaN
         await new Promise((res) => setTimeout(res, 500))
         const lines = lineCount(lacquer.file) - before
         const size = lacquer.file && existsSync(lacquer.file) ? statSync(lacquer.file).size : 0
-        results[key].push({ ...r, lines })
+        results[key].push({ ...r, lines, cpuUs, load, steal })
         const logged = lacquer.file ? `, log lines ${lines} of ${r.requests} (${(100 * (1 - lines / r.requests)).toFixed(1)} % dropped, ${(size / 1e6).toFixed(0)} MB file)` : ''
-        console.log(`  round ${round} ${key} ${VARIANTS[key].name.padEnd(28)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99}${r.errors ? `  ${r.errors}` : ''}${logged}`)
+        console.log(`  round ${round} ${key} ${VARIANTS[key].name.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  ${cpuUs.toFixed(1)} µs CPU/req  load ${load.toFixed(2)}  steal ${(steal * 100).toFixed(1)} %  p99 ${r.p99}${r.errors ? `  ${r.errors}` : ''}${logged}`)
       } finally {
         await stop(lacquer.child)
         if (lacquer.file) rmSync(lacquer.file, { force: true })
@@ -134,10 +159,19 @@ try {
   rmSync(dir, { recursive: true, force: true })
 }
 console.log(`  after: ${uptime()}`)
-const base = median(results.a.map((r) => r.rps))
-console.log('\nvariant                          median req/s   overhead vs (a)   log lines kept')
-for (const [key, runs] of Object.entries(results)) {
-  const m = median(runs.map((r) => r.rps))
-  const kept = key === 'a' ? '' : `${(100 * runs.reduce((n, r) => n + r.lines, 0) / runs.reduce((n, r) => n + r.requests, 0)).toFixed(1)} %`
-  console.log(`(${key}) ${VARIANTS[key].name.padEnd(28)} ${m.toFixed(0).padStart(12)}   ${key === 'a' ? '—'.padStart(15) : `${((1 - m / base) * 100).toFixed(1)} %`.padStart(15)}   ${kept.padStart(14)}`)
+// the metrics are compared with nothing observed (m), the access log with metrics alone (a)
+const BASE = { m: undefined, a: 'm', b: 'a', c: 'a', d: 'a' }
+const rps = (key) => median(results[key].map((r) => r.rps))
+const cpu = (key) => median(results[key].map((r) => r.cpuUs))
+const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`
+console.log('\nvariant                       median req/s  (min–max)      overhead (req/s)  CPU µs/req  overhead (CPU)  vs   load (min–max)  steal max  log lines kept')
+for (const key of Object.keys(VARIANTS)) {
+  const runs = results[key]
+  const base = BASE[key]
+  const loads = runs.map((r) => r.load)
+  const kept = runs[0]?.lines > 0 ? `${(100 * runs.reduce((n, r) => n + r.lines, 0) / runs.reduce((n, r) => n + r.requests, 0)).toFixed(1)} %` : ''
+  const spread = `(${Math.min(...runs.map((r) => r.rps)).toFixed(0)}–${Math.max(...runs.map((r) => r.rps)).toFixed(0)})`
+  const stealMax = `${(Math.max(...runs.map((r) => r.steal)) * 100).toFixed(1)} %`
+  console.log(`(${key}) ${VARIANTS[key].name.padEnd(24)} ${rps(key).toFixed(0).padStart(12)}  ${spread.padEnd(13)}  ${(base ? pct(1 - rps(key) / rps(base)) : '—').padStart(16)}  ${cpu(key).toFixed(2).padStart(10)}  ${(base ? pct(cpu(key) / cpu(base) - 1) : '—').padStart(14)}  ${(base ? `(${base})` : '').padStart(3)}  ${`${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}`.padStart(14)}  ${stealMax.padStart(9)}  ${kept.padStart(14)}`)
 }
+console.log(`(m → b) everything on, combined log to a file: ${pct(1 - rps('b') / rps('m'))} req/s, ${pct(cpu('b') / cpu('m') - 1)} CPU per request`)

@@ -4,6 +4,7 @@
 //   npm run build && node bench/profile.mjs [--path /1k | /10k | /100k | /pass] [--duration 10]
 //                                           [--connections 64] [--keep] [--unpinned]
 //                                           [--server lacquer | node-http | naive]
+//                                           [--access-log FILE | /dev/null] [--access-log-format json]
 //
 // Starts the bench origin and `lacquer serve` under `node --cpu-prof` (server and origin on
 // core 0, wrk on core 1, as in `npm run bench`), warms the cache, loads it with wrk, stops
@@ -32,6 +33,10 @@ const connections = Number(flag('--connections', '64'))
 const pinned = !argv.includes('--unpinned')
 const keep = argv.includes('--keep')
 const serverKind = flag('--server', 'lacquer')
+// Lacquer's access log during the run (off by default), to see what it costs
+const accessLog = flag('--access-log', undefined)
+const accessLogFormat = flag('--access-log-format', undefined)
+const accessLogFlags = [...(accessLog ? ['--access-log', accessLog] : []), ...(accessLogFormat ? ['--access-log-format', accessLogFormat] : [])]
 
 if (!fs.existsSync(path.join(ROOT, 'dist/src/cli/main.js'))) {
   process.stderr.write('profile: run `npm run build` first\n')
@@ -91,7 +96,7 @@ async function main() {
   const profileDir = path.join(tempDir, 'prof')
   const profiling = [process.execPath, '--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '100']
   const lacquer = serverKind === 'lacquer'
-    ? start(pin(0, [...profiling, path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--no-admin', '--log-level', 'warn']), 'lacquer.log')
+    ? start(pin(0, [...profiling, path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--no-admin', '--log-level', 'warn', ...accessLogFlags]), 'lacquer.log')
     : start(pin(0, [...profiling, path.join(ROOT, 'bench/servers.mjs'), serverKind, `http://127.0.0.1:${originPort}`]), 'server.log')
   const serverPort = serverKind === 'lacquer' ? port : await new Promise((resolve) => {
     let out = ''

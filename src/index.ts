@@ -77,7 +77,8 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
   })
   const log = extras.logger ?? createLogger(config.logLevel)
   const origin = new OriginSet(config.origins, config.director, log)
-  const observer = new Observer()
+  // a benchmark switch, not a user feature: bench/observe-overhead.mjs compares counting on and off
+  const observer = new Observer(process.env.LACQUER_BENCH_METRICS !== 'off')
   if (config.accessLog) observer.accessLog = new AccessLog(config.accessLog, (message) => log('error', message))
   const invalidator = new Invalidator(store, log, {
     maxBans: config.invalidation.maxBans, sweepIntervalMs: config.invalidation.banSweepIntervalMs,

@@ -1,19 +1,23 @@
 /**
  * @module observe/access-log
  * One line per client request, like varnishncsa: NCSA combined (with the cache state and the
- * duration appended) or JSON lines. Off the hot path: lines are queued and written in one
- * batch per event-loop turn. While the output is slow (a pipe nobody reads, a slow disk) lines
- * wait in a bounded queue (4 MiB); beyond it, or while the output is broken (a full disk),
- * lines are dropped and counted (`lacquer_access_log_dropped_total`), never allowed to slow
- * requests down, buffer without bound, or take the proxy down. A file is checked at start
- * (a path that cannot be opened is a config error) and reopened on `reopen()` (SIGHUP), so
- * logrotate can move it away.
+ * duration appended) or JSON lines. Off the hot path: a request only has its raw fields
+ * captured into a batch (observe/access-log-batch.ts); the batch is formatted and written as
+ * one chunk when it holds about 64 KiB of lines, or FLUSH_DELAY_MS after its first request —
+ * a few dozen writes a second under load instead of one per event-loop turn. While the output
+ * is slow (a pipe nobody reads, a slow disk) formatted batches wait in a bounded queue (4 MiB);
+ * beyond it, or while the output is broken (a full disk), requests are dropped and counted
+ * (`lacquer_access_log_dropped_total`), never allowed to slow requests down, buffer without
+ * bound, or take the proxy down. A file is checked at start (a path that cannot be opened is a
+ * config error) and reopened on `reopen()` (SIGHUP), so logrotate can move it away; `close()`
+ * writes what is pending before it resolves.
  */
 import { closeSync, createWriteStream, openSync } from 'node:fs'
 import type { Writable } from 'node:stream'
 import { LacquerError } from '../errors.js'
+import { AccessLogBatch, type AccessLogFormat, CAPACITY } from './access-log-batch.js'
 
-export type AccessLogFormat = 'combined' | 'json'
+export type { AccessLogFormat } from './access-log-batch.js'
 
 export interface AccessRecord {
   remote: string
@@ -38,75 +42,42 @@ export interface AccessRecord {
   id: number
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
-
-let clfSecond = -1
-let clfText = ''
-
-/** `[10/Oct/2000:13:55:36 +0000]`, in UTC; made once per second. */
-function clfTime(ms: number): string {
-  const second = Math.floor(ms / 1000)
-  if (second === clfSecond) return clfText
-  clfSecond = second
-  clfText = formatClfTime(ms)
-  return clfText
-}
-
-function formatClfTime(ms: number): string {
-  const d = new Date(ms)
-  const p = (n: number) => String(n).padStart(2, '0')
-  return `[${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000]`
-}
-
-/**
- * A quoted field as nginx writes it: `"` and `\` escaped, control bytes and bytes above 0x7e
- * as \xNN. Header values arrive as latin1 (one char per byte), so each byte is escaped as it
- * came, never re-encoded.
- */
-function quoted(value: string | undefined): string {
-  if (value === undefined || value === '') return '"-"'
-  // eslint-disable-next-line no-control-regex
-  if (!/[\x00-\x1f"\\\x7f-\uffff]/.test(value)) return `"${value}"`
-  // eslint-disable-next-line no-control-regex
-  return `"${value.replace(/["\\]/g, '\\$&').replace(/[\x00-\x1f\x7f-\uffff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}"`
-}
-
-/** Header bytes (latin1 chars) read as the UTF-8 they usually are, for JSON. */
-function utf8(value: string | undefined): string | undefined {
-  return value === undefined || !/[\x80-\xff]/.test(value) ? value : Buffer.from(value, 'latin1').toString('utf8')
-}
-
-export function formatCombined(r: AccessRecord): string {
-  const bytes = r.bytes > 0 ? String(r.bytes) : '-'
-  return `${r.remote || '-'} - - ${clfTime(r.time)} ${quoted(`${r.method} ${r.url} HTTP/${r.httpVersion ?? '1.1'}`)} ${r.status} ${bytes} ${quoted(r.referer)} ${quoted(r.userAgent)} ${r.state} ${(r.durationMs / 1000).toFixed(6)}`
-}
-
-export function formatJson(r: AccessRecord): string {
-  return JSON.stringify({
-    time: new Date(r.time).toISOString(), remote: r.remote, method: r.method, host: utf8(r.host), url: utf8(r.url), status: r.status, bytes: r.bytes,
-    state: r.state, ms: Math.round(r.durationMs * 1000) / 1000, ...(r.originMs === undefined ? {} : { originMs: Math.round(r.originMs * 1000) / 1000 }),
-    referer: utf8(r.referer), userAgent: utf8(r.userAgent), id: r.id,
-  })
-}
-
-/** Bytes queued beyond which lines are dropped until the output drains. */
+/** Bytes queued beyond which requests are dropped until the output drains. */
 const MAX_QUEUED_BYTES = 4 << 20
+/** A batch this large (estimated) is written at once. */
+const BATCH_BYTES = 64 << 10
+/** The longest a request waits in a batch before its line is written. */
+export const FLUSH_DELAY_MS = 20
+/** How long `close()` waits for a pipe or terminal to take what was written (a reader that never comes back must not hold the exit). */
+const CLOSE_WAIT_MS = 5000
 
 export class AccessLog {
-  private queue: string[] = []
+  private readonly batch = new AccessLogBatch()
+  /** formatted batches the output has not taken yet (it is slow or broken) */
+  private queue: Buffer[] = []
   private queuedBytes = 0
-  private isScheduled = false
-  /** the output said "slow down": lines wait in the queue until it drains */
+  private timer: NodeJS.Timeout | undefined = undefined
+  /** the output said "slow down": batches wait in the queue until it drains */
   private isWaiting = false
-  /** the output failed (e.g. a full disk): lines are dropped until a reopen */
+  /** the output failed (e.g. a full disk): requests are dropped until a reopen */
   private isBroken = false
   dropped = 0
-  private readonly format: (r: AccessRecord) => string
+  private readonly format: AccessLogFormat
   private out!: Writable
   private readonly path?: string
+  /** chunks handed to the output that it has not written yet */
+  private unwritten = 0
+  private onAllWritten: (() => void) | undefined = undefined
+  private readonly onTimer = () => {
+    this.timer = undefined
+    this.flush()
+  }
+  private readonly onWritten = () => {
+    if (--this.unwritten === 0) this.onAllWritten?.()
+  }
 
   constructor(options: { format: AccessLogFormat; output: string | Writable }, private readonly onError: (message: string) => void = () => {}) {
-    this.format = options.format === 'json' ? formatJson : formatCombined
+    this.format = options.format
     const { output } = options
     if (typeof output !== 'string') this.attach(output)
     else if (output === '-' || output === 'stdout') this.attach(process.stdout)
@@ -133,8 +104,9 @@ export class AccessLog {
     this.isWaiting = false
     this.isBroken = false
     out.on('drain', () => {
+      if (this.out !== out) return
       this.isWaiting = false
-      this.flush()
+      this.writeQueue()
     })
     out.on('error', (err: NodeJS.ErrnoException) => {
       if (this.out !== out) return
@@ -143,24 +115,45 @@ export class AccessLog {
     })
   }
 
-  write(record: AccessRecord): void {
-    if (this.isBroken || this.queuedBytes > MAX_QUEUED_BYTES) { this.dropped++; return }
-    const line = this.format(record)
-    this.queue.push(line)
-    this.queuedBytes += line.length + 1
-    if (!this.isScheduled && !this.isWaiting) {
-      this.isScheduled = true
-      setImmediate(() => this.flush())
-    }
+  /**
+   * One finished request, its fields given one by one: the hot path's call, which allocates
+   * nothing and formats nothing.
+   */
+  request(remote: string, time: number, method: string, url: string, httpVersion: string | undefined, host: string, status: number, bytes: number,
+    referer: string | undefined, userAgent: string | undefined, state: string, durationMs: number, originMs: number | undefined, id: number): void {
+    const batch = this.batch
+    if (this.isBroken || this.queuedBytes + batch.bytes > MAX_QUEUED_BYTES) { this.dropped++; return }
+    batch.add(remote, time, method, url, httpVersion, host, status, bytes, referer, userAgent, state, durationMs, originMs, id)
+    if (batch.bytes >= BATCH_BYTES || batch.length === CAPACITY) this.flush()
+    else if (this.timer === undefined) this.timer = setTimeout(this.onTimer, FLUSH_DELAY_MS)
   }
 
+  /** One finished request, as a record. */
+  write(r: AccessRecord): void {
+    this.request(r.remote, r.time, r.method, r.url, r.httpVersion, r.host, r.status, r.bytes, r.referer, r.userAgent, r.state, r.durationMs, r.originMs, r.id)
+  }
+
+  /** Formats the pending requests and writes them (or queues them while the output is slow or broken). */
   flush(): void {
-    this.isScheduled = false
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+    if (this.batch.length > 0) {
+      const chunk = this.batch.take(this.format)
+      this.queue.push(chunk)
+      this.queuedBytes += chunk.length
+    }
+    this.writeQueue()
+  }
+
+  private writeQueue(): void {
     if (this.queue.length === 0 || this.isWaiting || this.isBroken) return
-    const text = `${this.queue.join('\n')}\n`
+    const chunk = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queuedBytes)
     this.queue = []
     this.queuedBytes = 0
-    if (!this.out.write(text)) this.isWaiting = true
+    this.unwritten++
+    if (!this.out.write(chunk, this.onWritten)) this.isWaiting = true
   }
 
   /** Reopens the file (after logrotate moved it); a no-op for stdout and stderr. */
@@ -170,11 +163,26 @@ export class AccessLog {
     const old = this.out
     this.open()
     old.end()
+    // what waited for the old file (slow, or broken) goes to the new one
+    this.writeQueue()
   }
 
+  /**
+   * Writes everything pending and resolves when it is written: a file is then closed; a pipe
+   * or terminal is given up to CLOSE_WAIT_MS to take it (the process exits next).
+   */
   async close(): Promise<void> {
     this.isWaiting = false
     this.flush()
     if (this.path !== undefined) await new Promise<void>((resolve) => this.out.end(resolve))
+    else if (this.unwritten > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CLOSE_WAIT_MS)
+        this.onAllWritten = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
   }
 }

@@ -6,7 +6,7 @@
  * ring; the per-second URL maps are bounded); the aggregation runs once per second, not per
  * request, so the dashboard stays cheap under a spike.
  */
-import { Buckets, REQUEST_STATES, type RequestState } from './metrics.js'
+import { Buckets, bucketOf, REQUEST_STATES, type RequestState } from './metrics.js'
 
 /** URLs remembered per second beyond which the rest count as one "(other URLs)". */
 const MAX_URLS_PER_SECOND = 256
@@ -88,20 +88,21 @@ export class LiveStats {
     return s
   }
 
-  private now(): Second {
-    const t = Math.floor(Date.now() / 1000)
+  private now(nowMs = Date.now()): Second {
+    const t = Math.floor(nowMs / 1000)
     if (this.current.t !== t) this.current = this.slot(t)
     return this.current
   }
 
   /**
-   * One finished client request. The URL is `host + path`, joined only when it is kept (a miss,
-   * or among the second's slowest): a hit costs no string.
+   * One finished client request (at `nowMs`, when the caller knows it; `bucket`: the latency's
+   * bucketOf, when the caller has found it). The URL is `host + path`, joined only when it is
+   * kept (a miss, or among the second's slowest): a hit costs no string.
    */
-  request(state: RequestState, host: string, path: string, ms: number): void {
-    const s = this.now()
+  request(state: RequestState, host: string, path: string, ms: number, nowMs?: number, bucket = bucketOf(ms / 1000)): void {
+    const s = this.now(nowMs)
     s.requests[STATE_INDEX[state]]!++
-    s.latency.observe(ms / 1000)
+    s.latency.observeIn(bucket, ms / 1000)
     if (state === 'miss' || state === 'pass') {
       const url = host + path
       const key = s.missed.size < MAX_URLS_PER_SECOND || s.missed.has(url) ? url : '(other URLs)'

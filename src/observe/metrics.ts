@@ -55,6 +55,13 @@ export const METRICS = {
 
 export type MetricName = keyof typeof METRICS
 
+/** The index of the LATENCY_BUCKETS bucket `seconds` falls in (LATENCY_BUCKETS.length: above all). */
+export function bucketOf(seconds: number): number {
+  let i = 0
+  while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++
+  return i
+}
+
 /** A fixed-bucket histogram over LATENCY_BUCKETS: observe is a short loop, no allocation. */
 export class Buckets {
   readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1)
@@ -62,9 +69,12 @@ export class Buckets {
   count = 0
 
   observe(seconds: number): void {
-    let i = 0
-    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++
-    this.counts[i]!++
+    this.observeIn(bucketOf(seconds), seconds)
+  }
+
+  /** observe, the bucket already found by bucketOf (one search for several histograms) */
+  observeIn(bucket: number, seconds: number): void {
+    this.counts[bucket]!++
     this.sum += seconds
     this.count++
   }
@@ -98,7 +108,8 @@ export class Buckets {
 export class MetricValues {
   readonly requests = new Float64Array(REQUEST_STATES.length)
   readonly durations = REQUEST_STATES.map(() => new Buckets())
-  readonly responses = new Map<number, number>()
+  /** by status code (100–999, as node:http allows), so that counting one is an array increment */
+  readonly responses = new Float64Array(1000)
   responseBytes = 0
   /** [mode][result] */
   readonly fetches = FETCH_MODES.map(() => new Float64Array(FETCH_RESULTS.length))
@@ -126,7 +137,7 @@ export function createRegistry(sources: MetricSources): client.Registry {
   const v = sources.values
   const collectors: Record<MetricName, (metric: any) => void> = {
     lacquer_requests_total: (m: client.Counter) => { m.reset(); REQUEST_STATES.forEach((state, i) => m.inc({ state }, v.requests[i]!)) },
-    lacquer_responses_total: (m: client.Counter) => { m.reset(); for (const [code, n] of v.responses) m.inc({ code: String(code) }, n) },
+    lacquer_responses_total: (m: client.Counter) => { m.reset(); v.responses.forEach((n, code) => { if (n > 0) m.inc({ code: String(code) }, n) }) },
     lacquer_request_duration_seconds: (m: HistogramLike) => setHistogram(m, REQUEST_STATES.map((state, i) => [{ state }, v.durations[i]!])),
     lacquer_response_bytes_total: (m: client.Counter) => { m.reset(); m.inc(v.responseBytes) },
     lacquer_origin_fetches_total: (m: client.Counter) => {
