@@ -6,6 +6,7 @@
 import type http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdminServer } from './admin/admin-server.js'
+import { LocalAdminSource } from './admin/admin-source.js'
 import { type ProxyOptions, type ResolvedConfig, resolveConfig } from './config/resolve.js'
 import { type Counters, type ProxyContext, newCounters } from './context.js'
 import { LacquerError } from './errors.js'
@@ -51,6 +52,8 @@ export interface Proxy {
   close(): Promise<void>
   readonly counters: Readonly<Counters>
   readonly store: CacheStore
+  /** what the admin port shows, as functions (a cluster's primary asks each worker's) */
+  readonly adminSource: LocalAdminSource
 }
 
 export interface CreateProxyExtras {
@@ -87,12 +90,14 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
     invalidator, bus: extras.bus ?? new LocalInvalidationBus(invalidator), trust: new TrustGuard(config.trust), observer,
   }
   const server = createHttpServer(ctx)
-  const admin = config.admin ? createAdminServer(ctx, extras.onReloadRequest) : null
+  const adminSource = new LocalAdminSource(ctx, extras.onReloadRequest)
+  const admin = config.admin ? createAdminServer(adminSource) : null
 
   return {
     get config() { return ctx.config },
     counters: ctx.counters,
     store,
+    adminSource,
     async listen() {
       const url = await listenOn(server, 'listen', config.listen.host, config.listen.port)
       let adminUrl: string | null = null
