@@ -15,6 +15,8 @@ import { type AdminSource, METRICS_CONTENT_TYPE } from './admin-source.js'
 import { LiveHub } from './live-hub.js'
 import { MAX_PURGE_BODY_BYTES, parsePurgeRequest } from '../invalidate/command.js'
 import { TooManyBansError } from '../invalidate/invalidator.js'
+import type { ListenAddress } from '../config/resolve.js'
+import type { Logger } from '../observe/logger.js'
 
 export interface AdminEndpoint {
   readonly method: string
@@ -218,4 +220,11 @@ export function createAdminServer(source: AdminSource): http.Server & { hub: Liv
     endpoint.handle(source, req, res, hub)
   })
   return Object.assign(server, { hub })
+}
+
+/** Logs a warning when the admin port is reachable beyond loopback. */
+export function warnIfBeyondLoopback(admin: ListenAddress | null, log: Logger): void {
+  if (admin && !/^(127\.|::1$|localhost$)/.test(admin.host)) {
+    log('warn', 'the admin port listens beyond loopback: anyone who reaches it can read /stats (purge, bans and reload stay limited to trust.allow and the token)', { admin: admin.host })
+  }
 }
