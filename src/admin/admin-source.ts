@@ -7,7 +7,7 @@
  */
 import { Registry } from 'prom-client'
 import type { ResolvedConfig } from '../config/resolve.js'
-import type { ProxyContext } from '../context.js'
+import type { Counters, ProxyContext } from '../context.js'
 import { type EsiPageReport, recentEsiPages } from '../esi/report.js'
 import type { InvalidationCommand, InvalidationReceipt, Invalidator } from '../invalidate/invalidator.js'
 import type { TrustGuard } from '../invalidate/trust.js'
@@ -19,23 +19,10 @@ import type { OriginSetStats } from '../origin/origin-set.js'
 /** Origin name → healthy (an origin without a probe counts as healthy). */
 export type OriginHealth = () => ReadonlyMap<string, boolean>
 
-/** `GET /stats`. */
-export interface AdminStats {
+/** `GET /stats`: the counters and more. */
+export interface AdminStats extends Counters {
   uptimeSeconds: number
-  requests: number
-  hits: number
-  misses: number
-  passes: number
-  synths: number
-  coalesced: number
-  revalidations: number
-  purges: number
   accessLogDropped: number
-  originRequests: number
-  originErrors: number
-  incompleteBodies: number
-  staleOnError: number
-  waitersShed: number
   hitForMissKeys: number
   origins: OriginSetStats
   store: { type: string; objects: number; bytes: number; maxBytes: number; evictions: number }
