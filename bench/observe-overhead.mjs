@@ -69,7 +69,7 @@ function get(url) {
 async function startLacquer(key, run) {
   const file = join(dir, `${key}-${run}.log`)
   const flags = typeof VARIANTS[key].flags === 'function' ? VARIANTS[key].flags(file) : VARIANTS[key].flags
-  const [cmd, args] = pinned(0, process.execPath, [BIN, 'serve', '--origin', originUrl, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', ...flags])
+  const [cmd, args] = pinned(0, process.execPath, [BIN, 'serve', '--workers', '1', '--origin', originUrl, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', ...flags])
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...VARIANTS[key].env } })
   let out = ''
   child.stdout.on('data', (d) => { out += d })

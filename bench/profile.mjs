@@ -96,7 +96,7 @@ async function main() {
   const profileDir = path.join(tempDir, 'prof')
   const profiling = [process.execPath, '--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '100']
   const lacquer = serverKind === 'lacquer'
-    ? start(pin(0, [...profiling, path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--no-admin', '--log-level', 'warn', ...accessLogFlags]), 'lacquer.log')
+    ? start(pin(0, [...profiling, path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--workers', '1', '--config', config, '--listen', `127.0.0.1:${port}`, '--no-admin', '--log-level', 'warn', ...accessLogFlags]), 'lacquer.log')
     : start(pin(0, [...profiling, path.join(ROOT, 'bench/servers.mjs'), serverKind, `http://127.0.0.1:${originPort}`]), 'server.log')
   const serverPort = serverKind === 'lacquer' ? port : await new Promise((resolve) => {
     let out = ''

@@ -23,8 +23,8 @@ const RESULTS_DIR = path.join(ROOT, 'bench/results')
 
 const USAGE = `usage: npm run bench -- [options]
   --quick             1 round, 3 s runs, 1 s warmup (a smoke test; figures are rough)
-  --only IDS          comma-separated scenarios: hit1k,hit10k,hit100k,pass,passlat
-  --servers NAMES     comma-separated servers: lacquer,varnish,nginx,node-http,node-net,naive,origin
+  --only IDS          comma-separated scenarios: hit1k,hit10k,hit100k,hit1kclose,pass,passlat
+  --servers NAMES     comma-separated servers: lacquer,lacquer-w2,lacquer-w2-none,varnish,nginx,node-http,node-net,naive,origin
   --modes MODES       pinned,unpinned (default both: pinned first)
   --rounds N          interleaved rounds, the median is reported (default 3)
   --duration S        seconds per measured run (default 10)
@@ -87,6 +87,8 @@ function fail(message) {
 /** label: how the tables name it; port: which of the started ports answers this scenario. */
 const SERVERS = {
   lacquer: { label: 'Lacquer', port: (p) => p.lacquer },
+  'lacquer-w2': { label: 'Lacquer --workers 2', port: (p) => p['lacquer-w2'] },
+  'lacquer-w2-none': { label: 'Lacquer --workers 2, SCHED_NONE', port: (p) => p['lacquer-w2-none'] },
   varnish: { label: 'Varnish (malloc)', port: (p) => p.varnish },
   nginx: { label: 'nginx', port: (p, scenario) => (scenario.kind === 'hit' ? p.nginxCache : p.nginxPass) },
   'node-http': { label: 'node:http ceiling', port: (p) => p['node-http'] },
@@ -94,12 +96,16 @@ const SERVERS = {
   naive: { label: 'naive Node proxy', port: (p) => p.naive },
   origin: { label: 'origin direct', port: (p) => p.origin },
 }
-const HIT_SERVERS = ['lacquer', 'varnish', 'nginx', 'node-http', 'node-net']
+const HIT_SERVERS = ['lacquer', 'lacquer-w2', 'varnish', 'nginx', 'node-http', 'node-net']
 const PASS_SERVERS = ['lacquer', 'varnish', 'nginx', 'naive', 'origin']
+/** The Lacquers of the bench: one process, and the cluster (issue 8: its CPU per hit within 10 % of one process's) */
+const LACQUERS = { lacquer: { workers: 1 }, 'lacquer-w2': { workers: 2 }, 'lacquer-w2-none': { workers: 2, env: { NODE_CLUSTER_SCHED_POLICY: 'none' } } }
 const SCENARIOS = [
-  { id: 'hit1k', kind: 'hit', path: '/1k', bytes: 1024, title: 'cache hit, 1 KB', servers: HIT_SERVERS },
+  { id: 'hit1k', kind: 'hit', path: '/1k', bytes: 1024, title: 'cache hit, 1 KB', servers: [...HIT_SERVERS, 'lacquer-w2-none'] },
   { id: 'hit10k', kind: 'hit', path: '/10k', bytes: 10240, title: 'cache hit, 10 KB', servers: HIT_SERVERS },
   { id: 'hit100k', kind: 'hit', path: '/100k', bytes: 102400, title: 'cache hit, 100 KB', servers: HIT_SERVERS },
+  // what a cluster's primary costs when it must hand over every request's connection
+  { id: 'hit1kclose', kind: 'hit', path: '/1k', bytes: 1024, headers: ['Connection: close'], title: 'cache hit, 1 KB, a new connection per request', servers: ['lacquer', 'lacquer-w2', 'lacquer-w2-none', 'node-http'] },
   { id: 'pass', kind: 'pass', path: '/pass', bytes: 1024, title: 'pass (uncacheable 1 KB, every request to the origin)', servers: PASS_SERVERS },
   { id: 'passlat', kind: 'pass', path: '/pass', bytes: 1024, connections: 1, title: 'pass, 1 connection (unloaded latency)', servers: PASS_SERVERS },
 ]
@@ -166,10 +172,10 @@ function versionOf(command, args) {
 const started = new Set()
 let tempDir
 
-function launch(name, command, args, { pinned, logFile }) {
+function launch(name, command, args, { pinned, logFile, env }) {
   const argv = pinned ? ['taskset', '-c', '0', command, ...args] : [command, ...args]
   const log = fs.openSync(logFile, 'a')
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', log], cwd: tempDir })
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', log], cwd: tempDir, env: env && { ...process.env, ...env } })
   fs.closeSync(log)
   const proc = { name, child, pid: child.pid, exited: false, logFile }
   child.stdout.on('data', (chunk) => fs.appendFileSync(logFile, chunk))
@@ -264,8 +270,8 @@ async function startServers(mode, needed, tools) {
   ports.origin = procs.origin.port
   const originUrl = `http://127.0.0.1:${ports.origin}`
 
-  if (needed.has('lacquer')) {
-    ports.lacquer = await freePort()
+  const lacquers = Object.keys(LACQUERS).filter((name) => needed.has(name))
+  if (lacquers.length) {
     const config = path.join(dir, 'lacquer.config.yaml')
     fs.writeFileSync(config, [
       `origin: ${originUrl}`,
@@ -275,9 +281,13 @@ async function startServers(mode, needed, tools) {
       '    pass: true',
       '',
     ].join('\n'))
-    procs.lacquer = launch('lacquer', process.execPath, [
-      LACQUER_MAIN, 'serve', '--config', config, '--listen', `127.0.0.1:${ports.lacquer}`, '--no-admin', '--log-level', 'warn',
-    ], opts('lacquer'))
+    for (const name of lacquers) {
+      ports[name] = await freePort()
+      // the tree under taskset: primary and workers alike share core 0 when pinned
+      procs[name] = launch(name, process.execPath, [
+        LACQUER_MAIN, 'serve', '--config', config, '--listen', `127.0.0.1:${ports[name]}`, '--no-admin', '--log-level', 'warn', '--workers', String(LACQUERS[name].workers),
+      ], { ...opts(name), env: LACQUERS[name].env })
+    }
   }
 
   if (needed.has('varnish')) {
@@ -344,7 +354,7 @@ http {
   }
   if (needed.has('naive')) { procs.naive = await launchNodeServer('naive', ['naive', originUrl], opts('naive')); ports.naive = procs.naive.port }
 
-  if (procs.lacquer) await waitReady(procs.lacquer, ports.lacquer, '/1k')
+  for (const name of lacquers) await waitReady(procs[name], ports[name], '/1k')
   if (procs.varnish) await waitReady(procs.varnish, ports.varnish, '/1k')
   if (procs.nginx) { await waitReady(procs.nginx, ports.nginxCache, '/1k'); await waitReady(procs.nginx, ports.nginxPass, '/1k') }
   return { procs, ports }
@@ -358,7 +368,7 @@ async function verify(scenario, server, ports) {
   if (res.status !== 200) problems.push(`status ${res.status}`)
   if (res.body.length !== scenario.bytes) problems.push(`body ${res.body.length} bytes, expected ${scenario.bytes}`)
   if (scenario.kind === 'hit') {
-    const isHit = server === 'lacquer' ? /(^|;|\s)hit\b/.test(String(res.headers['cache-status'] ?? ''))
+    const isHit = server in LACQUERS ? /(^|;|\s)hit\b/.test(String(res.headers['cache-status'] ?? ''))
       : server === 'varnish' ? /^\d+ \d+$/.test(String(res.headers['x-varnish'] ?? ''))
         : server === 'nginx' ? res.headers['x-cache-status'] === 'HIT' : true
     if (!isHit) problems.push(`not a cache hit (${JSON.stringify({ 'cache-status': res.headers['cache-status'], 'x-varnish': res.headers['x-varnish'], 'x-cache-status': res.headers['x-cache-status'] })})`)
@@ -435,9 +445,9 @@ export function parseWrk(out) {
 let currentWrk
 let interrupted = false
 
-function runWrk({ url, connections, durationS, pinned }) {
+function runWrk({ url, connections, durationS, pinned, headers = [] }) {
   const threads = Math.min(connections, pinned ? 1 : 2)
-  const args = ['-t', String(threads), '-c', String(connections), '-d', `${durationS}s`, '--latency', url]
+  const args = ['-t', String(threads), '-c', String(connections), '-d', `${durationS}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url]
   const argv = pinned ? ['taskset', '-c', '1', 'wrk', ...args] : ['wrk', ...args]
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -490,7 +500,7 @@ async function measure({ scenario, server, servers, mode, durationS, connections
   const serverBefore = treeTicks(serverPid)
   const originTicksBefore = server === 'origin' ? 0 : treeTicks(procs.origin.pid)
   const loadavg = os.loadavg()[0]
-  const out = await runWrk({ url, connections, durationS, pinned })
+  const out = await runWrk({ url, connections, durationS, pinned, headers: scenario.headers })
   const serverTicks = treeTicks(serverPid) - serverBefore
   const originTicks = server === 'origin' ? 0 : treeTicks(procs.origin.pid) - originTicksBefore
   const machine = machineTicks()
@@ -569,6 +579,9 @@ function ratios(scenario, summary) {
     out.cpuPerReqToVarnish = cpuRatio('varnish')
     out.cpuPerReqToNginx = cpuRatio('nginx')
     out.cpuPerReqToNodeHttp = cpuRatio('node-http')
+    // the cluster's CPU per hit over one process's (issue 8's target: at most 1.10)
+    const workers = by['lacquer-w2']?.serverCpuUsPerReq
+    if (workers && lacquer.serverCpuUsPerReq) out.workersCpuPerReq = round(workers / lacquer.serverCpuUsPerReq, 2)
   } else {
     out.cpuPerReqToNaive = cpuRatio('naive')
     out.cpuPerReqToNginx = cpuRatio('nginx')
@@ -604,7 +617,8 @@ function printScenario(scenario, mode, summary, options) {
   const r = ratios(scenario, summary)
   if (scenario.kind === 'hit') {
     console.log(`  req/s: Lacquer ÷ Varnish ${fmtX(r.toVarnish)} · ÷ nginx ${fmtX(r.toNginx)} · ÷ node:http ceiling ${fmtX(r.toNodeHttp)} · ÷ node:net ${fmtX(r.toNodeNet)}`)
-    console.log(`  CPU µs/req: Lacquer ÷ Varnish ${fmtX(r.cpuPerReqToVarnish)} · ÷ nginx ${fmtX(r.cpuPerReqToNginx)} · ÷ node:http ceiling ${fmtX(r.cpuPerReqToNodeHttp)}`)
+    console.log(`  CPU µs/req: Lacquer ÷ Varnish ${fmtX(r.cpuPerReqToVarnish)} · ÷ nginx ${fmtX(r.cpuPerReqToNginx)} · ÷ node:http ceiling ${fmtX(r.cpuPerReqToNodeHttp)}`
+      + ` · --workers 2 ÷ --workers 1 ${fmtX(r.workersCpuPerReq)}`)
   } else {
     console.log(`  req/s: Lacquer ÷ naive proxy ${fmtX(r.toNaive)} · ÷ nginx proxy_pass ${fmtX(r.toNginx)} · ÷ Varnish pass ${fmtX(r.toVarnish)} · ÷ origin direct ${fmtX(r.toOrigin)}`
       + ` · added p50 ${fmtMs(r.addedP50Ms)}, p99 ${fmtMs(r.addedP99Ms)}`)
@@ -625,6 +639,11 @@ function printTargets(mode, summary, options) {
     const s = by(id)
     if (s.lacquer && s.varnish) lines.push(`${id}: Lacquer ÷ Varnish ${fmtX(s.lacquer.rps / s.varnish.rps)} (target ≥ 1.00×) ${verdict(s.lacquer.rps >= s.varnish.rps, s.lacquer, s.varnish)}`)
     if (s.lacquer && s['node-http']) lines.push(`${id}: Lacquer ÷ node:http ceiling ${fmtX(s.lacquer.rps / s['node-http'].rps)} (target ≥ 0.90×) ${verdict(s.lacquer.rps >= 0.9 * s['node-http'].rps, s.lacquer, s['node-http'])}`)
+  }
+  for (const id of ['hit1k', 'hit10k', 'hit100k']) {
+    const s = by(id)
+    const [one, two] = [s.lacquer?.serverCpuUsPerReq, s['lacquer-w2']?.serverCpuUsPerReq]
+    if (one && two) lines.push(`${id}: CPU µs/req, --workers 2 ÷ --workers 1 ${fmtX(two / one)} (target ≤ 1.10×) ${verdict(two <= 1.1 * one, s.lacquer, s['lacquer-w2'])}`)
   }
   const pass = by('pass')
   if (pass.lacquer && pass.naive) lines.push(`pass: Lacquer ÷ naive proxy ${fmtX(pass.lacquer.rps / pass.naive.rps)} (target ≥ 3.00×) ${verdict(pass.lacquer.rps >= 3 * pass.naive.rps, pass.lacquer, pass.naive)}`)
@@ -703,7 +722,7 @@ async function main() {
     for (const scenario of scenarios) {
       for (const server of scenario.servers) {
         const url = `http://127.0.0.1:${SERVERS[server].port(servers.ports, scenario)}${scenario.path}`
-        await runWrk({ url, connections: scenario.connections ?? options.connections, durationS: options.warmupS, pinned: mode === 'pinned' })
+        await runWrk({ url, connections: scenario.connections ?? options.connections, durationS: options.warmupS, pinned: mode === 'pinned', headers: scenario.headers })
         const problems = await verify(scenario, server, servers.ports)
         if (problems.length) {
           verification[`${scenario.id}/${server}`] = problems

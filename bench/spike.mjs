@@ -205,7 +205,7 @@ async function startLacquer(originPort) {
   const port = await freePort()
   const admin = await freePort()
   const nodeFlags = (process.env.LACQUER_NODE_FLAGS ?? '').split(' ').filter(Boolean)
-  const proc = spawn(process.execPath, [...nodeFlags, 'dist/src/cli/main.js', 'serve', '--origin', `http://127.0.0.1:${originPort}`,
+  const proc = spawn(process.execPath, [...nodeFlags, 'dist/src/cli/main.js', 'serve', '--workers', '1', '--origin', `http://127.0.0.1:${originPort}`,
     '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.add(proc)
   let out = ''

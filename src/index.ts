@@ -6,7 +6,9 @@
 import type http from 'node:http'
 import type net from 'node:net'
 import type { AddressInfo } from 'node:net'
-import { createAdminServer } from './admin/admin-server.js'
+import type { Writable } from 'node:stream'
+import { createAdminServer, warnIfBeyondLoopback } from './admin/admin-server.js'
+import { LocalAdminSource } from './admin/admin-source.js'
 import { type ProxyOptions, type ResolvedConfig, resolveConfig } from './config/resolve.js'
 import { type Counters, type ProxyContext, newCounters } from './context.js'
 import { LacquerError } from './errors.js'
@@ -52,6 +54,8 @@ export interface Proxy {
   close(): Promise<void>
   readonly counters: Readonly<Counters>
   readonly store: CacheStore
+  /** what the admin port shows, as functions (a cluster's primary asks each worker's) */
+  readonly adminSource: LocalAdminSource
 }
 
 export interface CreateProxyExtras {
@@ -61,6 +65,8 @@ export interface CreateProxyExtras {
   onReloadRequest?: () => Promise<string[]>
   /** where purges are published; default: this process only */
   bus?: InvalidationBus
+  /** where access log lines go instead of accessLog.output's stream (a cluster worker: to its primary) */
+  accessLogOutput?: Writable
 }
 
 function compilePolicy(config: ResolvedConfig, policy: Policy | undefined): CompiledPolicy {
@@ -79,7 +85,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
   const origin = new OriginSet(config.origins, config.director, log)
   // a benchmark switch, not a user feature: bench/observe-overhead.mjs compares counting on and off
   const observer = new Observer(process.env.LACQUER_BENCH_METRICS !== 'off')
-  if (config.accessLog) observer.accessLog = new AccessLog(config.accessLog, (message) => log('error', message))
+  if (config.accessLog) observer.accessLog = new AccessLog({ ...config.accessLog, output: extras.accessLogOutput ?? config.accessLog.output }, (message) => log('error', message))
   const invalidator = new Invalidator(store, log, {
     maxBans: config.invalidation.maxBans, sweepIntervalMs: config.invalidation.banSweepIntervalMs,
     onInvalidated: (kind, mode, count) => observer.invalidated(kind, mode, count),
@@ -89,12 +95,14 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
     invalidator, bus: extras.bus ?? new LocalInvalidationBus(invalidator), trust: new TrustGuard(config.trust), observer,
   }
   const server = createProxyServer(ctx)
-  const admin = config.admin ? createAdminServer(ctx, extras.onReloadRequest) : null
+  const adminSource = new LocalAdminSource(ctx, extras.onReloadRequest)
+  const admin = config.admin ? createAdminServer(adminSource) : null
 
   return {
     get config() { return ctx.config },
     counters: ctx.counters,
     store,
+    adminSource,
     async listen() {
       const url = await listenOn(server.listener, 'listen', config.listen.host, config.listen.port)
       let adminUrl: string | null = null
@@ -111,9 +119,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
         url, adminUrl, origin: config.origin.url, rules: config.rules.length,
         ...(config.origins.length > 1 && { origins: config.origins.map((o) => o.url), director: config.director.type }),
       })
-      if (config.admin && !/^(127\.|::1$|localhost$)/.test(config.admin.host)) {
-        log('warn', 'the admin port listens beyond loopback: anyone who reaches it can read /stats (purge, bans and reload stay limited to trust.allow and the token)', { admin: config.admin.host })
-      }
+      warnIfBeyondLoopback(config.admin, log)
       return { url, adminUrl }
     },
     reload(next, nextPolicy) {
@@ -124,6 +130,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
       }
       fixed('listen', resolved.listen, config.listen)
       fixed('admin', resolved.admin, config.admin)
+      fixed('workers', resolved.workers, config.workers)
       const warnedBefore = warnings.length
       fixed('origin', resolved.origin, config.origin)
       // the first origin's change is reported once, as `origin`
@@ -165,7 +172,8 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
   }
 }
 
-function listenOn(server: net.Server, key: string, host: string, port: number): Promise<string> {
+/** @internal Listens, naming the problem (port in use, no permission, unknown address) in a LacquerError; resolves with the URL. */
+export function listenOn(server: net.Server, key: string, host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const why = err.code === 'EADDRINUSE' ? `${host}:${port} is already in use; stop the other process or choose another --${key} address`
@@ -194,8 +202,8 @@ const LISTEN_BACKLOG = 4096
 /** How long a closing server lets responses under way finish before cutting connections. */
 export const DRAIN_TIMEOUT_MS = 10_000
 
-/** Stops accepting, lets responses under way finish (idle keep-alive connections close at once), then cuts what is left. */
-function closeServer(server: http.Server, drainMs = DRAIN_TIMEOUT_MS): Promise<void> {
+/** @internal Stops accepting, lets responses under way finish (idle keep-alive connections close at once), then cuts what is left. */
+export function closeServer(server: http.Server, drainMs = DRAIN_TIMEOUT_MS): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), drainMs)
     timer.unref()

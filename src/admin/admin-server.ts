@@ -4,34 +4,26 @@
  * `POST /purge` (URLs, tags, prefix/pattern/host bans, soft or hard; answers with a receipt),
  * `GET /bans` and `GET /esi` (the last assembled ESI pages, each fragment's Cache-Status).
  * Endpoints that change or reveal invalidation state are guarded by the same trust check as
- * the proxy port's PURGE (trust.allow and/or the bearer token).
+ * the proxy port's PURGE (trust.allow and/or the bearer token). What it shows comes from an
+ * AdminSource: this process, or every worker of a cluster added up.
  */
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import { createRequire } from 'node:module'
-import type { ProxyContext } from '../context.js'
-import { createRegistry } from '../observe/metrics.js'
-import type { Registry } from 'prom-client'
 import { DASHBOARD_HTML } from './dashboard-page.js'
-import { LiveHub, type OriginHealth, liveSnapshot } from './live-hub.js'
+import { type AdminSource, METRICS_CONTENT_TYPE } from './admin-source.js'
+import { LiveHub } from './live-hub.js'
 import { MAX_PURGE_BODY_BYTES, parsePurgeRequest } from '../invalidate/command.js'
 import { TooManyBansError } from '../invalidate/invalidator.js'
-import { recentEsiPages } from '../esi/report.js'
+import type { ListenAddress } from '../config/resolve.js'
+import type { Logger } from '../observe/logger.js'
 
 export interface AdminEndpoint {
   readonly method: string
   readonly path: string
   /** only trusted callers (trust.allow and/or the token) may call it */
   readonly isGuarded: boolean
-  handle(ctx: ProxyContext, req: http.IncomingMessage, res: http.ServerResponse, hooks: AdminHooks): void
-}
-
-export interface AdminHooks {
-  /** re-reads the config file and swaps it in; resolves with warnings, rejects with the reason */
-  reload?: () => Promise<string[]>
-  registry: Registry
-  hub: LiveHub
-  originHealth: OriginHealth
+  handle(source: AdminSource, req: http.IncomingMessage, res: http.ServerResponse, hub: LiveHub): void
 }
 
 const require = createRequire(import.meta.url)
@@ -53,10 +45,9 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
   res.end(body)
 }
 
-/** The process's memory as node reports it (docs/metrics.md, `GET /stats`); read per call, never sampled on the hot path. */
-function memoryStats() {
-  const m = process.memoryUsage()
-  return { rssBytes: m.rss, heapTotalBytes: m.heapTotal, heapUsedBytes: m.heapUsed, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers }
+/** Answers with what `read` resolves with, or a 500 naming what failed. */
+function sendAsync(res: http.ServerResponse, read: () => Promise<unknown>): void {
+  read().then((value) => sendJson(res, 200, value), (err: Error) => sendJson(res, 500, { error: err.message }))
 }
 
 export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
@@ -64,27 +55,27 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
     method: 'GET',
     path: '/',
     isGuarded: true,
-    handle: (_ctx, _req, res) => sendBody(res, 'text/html; charset=utf-8', DASHBOARD),
+    handle: (_source, _req, res) => sendBody(res, 'text/html; charset=utf-8', DASHBOARD),
   },
   {
     method: 'GET',
     path: '/events',
     isGuarded: true,
-    handle: (_ctx, req, res, hooks) => hooks.hub.attach(req, res),
+    handle: (_source, req, res, hub) => hub.attach(req, res),
   },
   {
     method: 'GET',
     path: '/snapshot',
     isGuarded: true,
-    handle: (ctx, _req, res, hooks) => sendJson(res, 200, { ...liveSnapshot(ctx, hooks.originHealth), history: ctx.observer.live.history() }),
+    handle: (source, _req, res) => sendAsync(res, () => source.snapshot()),
   },
   {
     method: 'GET',
     path: '/metrics',
     isGuarded: false,
-    handle: (_ctx, _req, res, hooks) => {
-      hooks.registry.metrics().then(
-        (text) => sendBody(res, hooks.registry.contentType, Buffer.from(text)),
+    handle: (source, _req, res) => {
+      source.metrics().then(
+        (text) => sendBody(res, METRICS_CONTENT_TYPE, Buffer.from(text)),
         (err: Error) => sendJson(res, 500, { error: err.message }),
       )
     },
@@ -93,60 +84,35 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
     method: 'GET',
     path,
     isGuarded: false,
-    handle: (_ctx, _req, res) => sendBody(res, asset.type, asset.body, 'public, max-age=86400'),
+    handle: (_source, _req, res) => sendBody(res, asset.type, asset.body, 'public, max-age=86400'),
   })),
   {
     method: 'GET',
     path: '/healthz',
     isGuarded: false,
-    handle: (_ctx, _req, res) => sendJson(res, 200, { status: 'ok' }),
+    handle: (_source, _req, res) => sendJson(res, 200, { status: 'ok' }),
   },
   {
     method: 'GET',
     path: '/stats',
     isGuarded: false,
-    handle: (ctx, _req, res) => {
-      const store = ctx.store.stats()
-      const c = ctx.counters
-      sendJson(res, 200, {
-        uptimeSeconds: Math.floor(process.uptime()),
-        requests: c.requests,
-        hits: c.hits,
-        misses: c.misses,
-        passes: c.passes,
-        synths: c.synths,
-        coalesced: c.coalesced,
-        revalidations: c.revalidations,
-        purges: c.purges,
-        accessLogDropped: ctx.observer.accessLog?.dropped ?? 0,
-        originRequests: c.originRequests,
-        originErrors: c.originErrors,
-        incompleteBodies: c.incompleteBodies,
-        staleOnError: c.staleOnError,
-        waitersShed: c.waitersShed,
-        hitForMissKeys: ctx.hitForMiss.size,
-        origins: ctx.origin.stats(),
-        store: { type: ctx.store.name, objects: store.objects, bytes: store.bytes, maxBytes: store.maxBytes, evictions: store.evictions },
-        memory: memoryStats(),
-        rules: ctx.config.rules.map((r) => r.name),
-      })
-    },
+    handle: (source, _req, res) => sendAsync(res, () => source.stats()),
   },
   {
     // the last assembled ESI pages and each fragment's Cache-Status; guarded: include URLs may carry users' values
     method: 'GET',
     path: '/esi',
     isGuarded: true,
-    handle: (ctx, _req, res) => sendJson(res, 200, { pages: recentEsiPages(ctx) }),
+    handle: (source, _req, res) => sendAsync(res, async () => ({ pages: await source.esiPages() })),
   },
   {
     method: 'POST',
     path: '/reload',
     isGuarded: true,
-    handle: (ctx, _req, res, hooks) => {
-      if (!hooks.reload) return sendJson(res, 409, { ok: false, error: 'this Lacquer was started without a config file: there is nothing to reload' })
-      hooks.reload().then(
-        (warnings) => sendJson(res, 200, { ok: true, rules: ctx.config.rules.length, warnings }),
+    handle: (source, _req, res) => {
+      if (!source.reload) return sendJson(res, 409, { ok: false, error: 'this Lacquer was started without a config file: there is nothing to reload' })
+      source.reload().then(
+        (warnings) => sendJson(res, 200, { ok: true, rules: source.config.rules.length, warnings }),
         (err: Error & { code?: string }) => sendJson(res, 400, { ok: false, code: err.code, error: err.message, kept: 'the running config' }),
       )
     },
@@ -155,7 +121,7 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
     method: 'POST',
     path: '/purge',
     isGuarded: true,
-    handle: (ctx, req, res) => {
+    handle: (source, req, res) => {
       // JSON only: a form or text/plain POST is what a cross-site page can send without asking
       if (!/^application\/json\s*(?:;|$)/i.test(req.headers['content-type'] ?? '')) {
         req.resume()
@@ -163,13 +129,12 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
       }
       readJsonBody(req, MAX_PURGE_BODY_BYTES).then((body) => {
         if (body instanceof BodyError) return sendJson(res, body.status, { ok: false, errors: [body.message] })
-        const parsed = parsePurgeRequest(ctx.config, body)
+        const parsed = parsePurgeRequest(source.config, body)
         if (!parsed.ok) {
-          ctx.log('warn', 'purge request refused', { errors: parsed.errors })
+          source.log('warn', 'purge request refused', { errors: parsed.errors })
           return sendJson(res, 400, { ok: false, errors: parsed.errors, applied: 'nothing' })
         }
-        ctx.counters.purges++
-        return ctx.bus.publish(parsed.command, { waitForBans: parsed.wait }).then(
+        return source.purge(parsed.command, parsed.wait).then(
           (receipt) => sendJson(res, 200, { ok: true, ...receipt }),
           (err: Error) => sendJson(res, err instanceof TooManyBansError ? 503 : 400, { ok: false, errors: [err.message], applied: 'nothing' }),
         )
@@ -180,7 +145,7 @@ export const ADMIN_ENDPOINTS: readonly AdminEndpoint[] = [
     method: 'GET',
     path: '/bans',
     isGuarded: true,
-    handle: (ctx, _req, res) => sendJson(res, 200, ctx.invalidator.listBans()),
+    handle: (source, _req, res) => sendAsync(res, () => source.bans()),
   },
 ]
 
@@ -224,20 +189,8 @@ function readJsonBody(req: http.IncomingMessage, limit: number): Promise<unknown
   })
 }
 
-export function createAdminServer(
-  ctx: ProxyContext, reload?: () => Promise<string[]>,
-  originHealth: OriginHealth = () => new Map(ctx.origin.backends.map((b) => [b.name, b.isHealthy])),
-): http.Server & { hub: LiveHub } {
-  const registry = createRegistry({
-    values: ctx.observer.values,
-    counters: () => ctx.counters,
-    store: () => ctx.store.stats(),
-    bansPending: () => ctx.invalidator.pendingBans,
-    accessLogDropped: () => ctx.observer.accessLog?.dropped ?? 0,
-    originHealth,
-  })
-  const hub = new LiveHub(ctx, originHealth)
-  const hooks: AdminHooks = { reload, registry, hub, originHealth }
+export function createAdminServer(source: AdminSource): http.Server & { hub: LiveHub } {
+  const hub = new LiveHub(source)
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     const endpoint = ADMIN_ENDPOINTS.find((e) => e.path === path)
@@ -253,18 +206,25 @@ export function createAdminServer(
       let originHost: string | undefined
       try { originHost = origin === undefined || origin === 'null' ? origin : new URL(origin).host } catch { originHost = 'invalid' }
       if ((originHost !== undefined && originHost !== req.headers.host) || req.headers['sec-fetch-site'] === 'cross-site') {
-        ctx.log('warn', 'admin request refused: cross-site', { path, origin, client: req.socket.remoteAddress })
+        source.log('warn', 'admin request refused: cross-site', { path, origin, client: req.socket.remoteAddress })
         req.resume()
         return sendJson(res, 403, { ok: false, errors: [`a cross-site request (Origin ${origin ?? 'unknown'}) is refused on the admin port`] })
       }
-      const verdict = ctx.trust.check(req.socket.remoteAddress, req.headers.authorization)
+      const verdict = source.trust.check(req.socket.remoteAddress, req.headers.authorization)
       if (!verdict.ok) {
-        ctx.log('warn', 'admin request refused', { path, client: req.socket.remoteAddress, reason: verdict.reason })
+        source.log('warn', 'admin request refused', { path, client: req.socket.remoteAddress, reason: verdict.reason })
         req.resume()
         return sendJson(res, verdict.status, { ok: false, errors: [verdict.reason] })
       }
     }
-    endpoint.handle(ctx, req, res, hooks)
+    endpoint.handle(source, req, res, hub)
   })
   return Object.assign(server, { hub })
+}
+
+/** Logs a warning when the admin port is reachable beyond loopback. */
+export function warnIfBeyondLoopback(admin: ListenAddress | null, log: Logger): void {
+  if (admin && !/^(127\.|::1$|localhost$)/.test(admin.host)) {
+    log('warn', 'the admin port listens beyond loopback: anyone who reaches it can read /stats (purge, bans and reload stay limited to trust.allow and the token)', { admin: admin.host })
+  }
 }

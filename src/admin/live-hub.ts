@@ -6,55 +6,51 @@
  * so a hundred open dashboards cost what one does.
  */
 import type http from 'node:http'
-import type { ProxyContext } from '../context.js'
-import type { LiveSnapshot } from '../observe/live.js'
-import { REQUEST_STATES } from '../observe/metrics.js'
-
-/** Origin name → healthy (an origin without a probe counts as healthy). */
-export type OriginHealth = () => ReadonlyMap<string, boolean>
-
-export function liveSnapshot(ctx: ProxyContext, originHealth: OriginHealth): LiveSnapshot {
-  const store = ctx.store.stats()
-  return {
-    point: ctx.observer.live.point(),
-    totals: Object.fromEntries(REQUEST_STATES.map((state, i) => [state, ctx.observer.values.requests[i]!])) as LiveSnapshot['totals'],
-    ...ctx.observer.live.lastMinute(),
-    store: { objects: store.objects, bytes: store.bytes, maxBytes: store.maxBytes, evictions: store.evictions },
-    origins: [...originHealth()].map(([name, healthy]) => ({ name, healthy })),
-    bansPending: ctx.invalidator.pendingBans,
-  }
-}
+import type { AdminSource } from './admin-source.js'
 
 export class LiveHub {
   private readonly clients = new Set<http.ServerResponse>()
   private timer?: NodeJS.Timeout
+  private isClosed = false
 
-  constructor(private readonly ctx: ProxyContext, private readonly originHealth: OriginHealth) {}
+  constructor(private readonly source: AdminSource) {}
 
   /** Opens an event stream on `res`. */
   attach(req: http.IncomingMessage, res: http.ServerResponse): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
-    res.write(`retry: 1000\nevent: history\ndata: ${JSON.stringify(this.ctx.observer.live.history())}\n\n`)
-    this.clients.add(res)
+    this.source.snapshot().then(({ history }) => {
+      if (res.destroyed || this.isClosed) return
+      res.write(`retry: 1000\nevent: history\ndata: ${JSON.stringify(history)}\n\n`)
+      this.clients.add(res)
+      this.timer ??= this.startTimer()
+    }, (err: Error) => {
+      this.source.log('error', 'live numbers unavailable', { error: err.message })
+      res.end()
+    })
     req.on('close', () => this.clients.delete(res))
-    this.timer ??= this.startTimer()
   }
 
   private startTimer(): NodeJS.Timeout {
     // tick just after each second boundary, so the second just ended is complete
-    const tick = () => {
-      if (this.clients.size === 0) { this.timer = undefined; return }
-      const frame = `event: tick\ndata: ${JSON.stringify(liveSnapshot(this.ctx, this.originHealth))}\n\n`
-      for (const res of this.clients) res.write(frame)
+    const next = () => {
       this.timer = setTimeout(tick, 1000 - (Date.now() % 1000) + 5)
       this.timer.unref()
+      return this.timer
     }
-    const timer = setTimeout(tick, 1000 - (Date.now() % 1000) + 5)
-    timer.unref()
-    return timer
+    const tick = () => {
+      if (this.clients.size === 0 || this.isClosed) { this.timer = undefined; return }
+      this.source.snapshot().then(({ history: _history, ...snapshot }) => {
+        const frame = `event: tick\ndata: ${JSON.stringify(snapshot)}\n\n`
+        for (const res of this.clients) res.write(frame)
+      }, (err: Error) => this.source.log('warn', 'live numbers unavailable this second', { error: err.message })).finally(() => {
+        if (!this.isClosed) next()
+      })
+    }
+    return next()
   }
 
   close(): void {
+    this.isClosed = true
     if (this.timer) clearTimeout(this.timer)
     for (const res of this.clients) res.end()
     this.clients.clear()

@@ -4,24 +4,36 @@
  * The `lacquer` command: argument parsing, config file loading, signals and exit codes.
  * Holds no logic: it calls the library.
  */
+import cluster from 'node:cluster'
 import http from 'node:http'
+import { availableParallelism } from 'node:os'
 import { Command, InvalidArgumentError } from 'commander'
 import { createProxy, type Proxy } from '../index.js'
 import { LacquerError } from '../errors.js'
 import { DEFAULTS, resolveConfig } from '../config/resolve.js'
 import { findConfigFile, loadConfig } from '../config/load.js'
-import { DIRECTOR_TYPES, type LacquerConfig } from '../config/schema.js'
+import { DIRECTOR_TYPES, type LacquerConfig, MAX_WORKERS } from '../config/schema.js'
 import type { DirectorType } from '../config/resolve-origins.js'
 import { createLogger, type LogLevel } from '../observe/logger.js'
 import { startDemo } from '../demo/demo.js'
 import type { LiveSnapshot } from '../observe/live.js'
 import { renderStat } from './stat-view.js'
+import { type RunningServer, startPrimary } from '../cluster/primary.js'
+import { runWorker } from '../cluster/worker.js'
 
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug']
 
 function logLevel(value: string): LogLevel {
   if (!LOG_LEVELS.includes(value as LogLevel)) throw new InvalidArgumentError(`use one of ${LOG_LEVELS.join(', ')}`)
   return value as LogLevel
+}
+
+function workerCount(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_WORKERS) {
+    throw new InvalidArgumentError(`give a whole number of processes from 1 (one process, no cluster) to ${MAX_WORKERS}; the default is one per core (${availableParallelism()} here)`)
+  }
+  return n
 }
 
 function fail(err: unknown): never {
@@ -53,6 +65,7 @@ interface ServeFlags {
   logLevel?: LogLevel
   accessLog?: string
   accessLogFormat?: string
+  workers?: number
 }
 
 /** The config file (given or found in the working directory) with the command-line flags over it. */
@@ -70,6 +83,7 @@ async function readConfig(flags: ServeFlags): Promise<{ config: LacquerConfig; p
     config.store = { ...file.store, ...(flags.storeSize !== undefined && { size: flags.storeSize }), ...(flags.maxObjectSize !== undefined && { maxObjectSize: flags.maxObjectSize }) }
   }
   if (flags.logLevel !== undefined) config.logLevel = flags.logLevel
+  if (flags.workers !== undefined) config.workers = flags.workers
   if (flags.accessLogFormat !== undefined && flags.accessLog === undefined && !file.accessLog) {
     throw new LacquerError('ERR_CONFIG_INVALID', 'accessLog: --access-log-format needs --access-log FILE (or - for stdout), or accessLog in the config file')
   }
@@ -106,34 +120,42 @@ program
   .option('--log-level <level>', 'error, warn, info or debug (default info)', logLevel)
   .option('--access-log <file>', 'one line per request to FILE (appended), or - for stdout')
   .option('--access-log-format <format>', 'combined (NCSA, like varnishncsa; default) or json')
+  .option('--workers <n>', `processes serving the listen port, each with its own memory store (default: one per core, ${availableParallelism()} here; 1: one process, no cluster)`, workerCount)
   .action(async (flags: Omit<ServeFlags, 'admin'> & { admin?: string | boolean }) => {
     try {
       if (flags.admin === true) delete flags.admin // commander's default for --no-admin when not given
+      const readNext = async () => (await readConfig(flags as ServeFlags)).config
+      // a worker of --workers N: started by the primary below, with the same arguments
+      if (cluster.isWorker) return await runWorker({ readConfig: readNext })
       const { config, path } = await readConfig(flags as ServeFlags)
       const logger = createLogger(config.logLevel ?? 'info')
-      let proxy: Proxy | undefined
-      const reload = async (): Promise<string[]> => {
-        const next = await readConfig(flags as ServeFlags)
-        return proxy!.reload(next.config)
-      }
-      proxy = createProxy(config, undefined, { logger, onReloadRequest: path ? reload : undefined })
-      const { url, adminUrl } = await proxy.listen()
+      const { workers } = resolveConfig(config)
+      const server = workers === 1 ? await serveInThisProcess(config, path ? readNext : undefined, logger)
+        : await startPrimary({ workers, config, readConfig: path ? readNext : undefined, logger })
       // with the access log on stdout, the banner goes to stderr so the log stream stays clean
-      const banner = proxy.config.accessLog && ['-', 'stdout'].includes(proxy.config.accessLog.output) ? process.stderr : process.stdout
-      banner.write(`lacquer: serving ${url} → ${proxy.config.origins.map((o) => o.url).join(', ')}${adminUrl ? ` (admin ${adminUrl})` : ''}${path ? ` with ${path}` : ''}\n`)
+      const banner = server.config.accessLog && ['-', 'stdout'].includes(server.config.accessLog.output) ? process.stderr : process.stdout
+      banner.write(`lacquer: serving ${server.url} → ${server.config.origins.map((o) => o.url).join(', ')}${server.adminUrl ? ` (admin ${server.adminUrl})` : ''}${path ? ` with ${path}` : ''}${workers > 1 ? `, ${workers} workers` : ''}\n`)
       process.on('SIGHUP', () => {
-        proxy!.reopenLogs()
+        server.reopenLogs()
         if (!path) { logger('warn', 'SIGHUP: started without a config file, nothing to reload'); return }
-        reload().then(
+        server.reload().then(
           (warnings) => logger('info', 'SIGHUP: config reloaded', { path, warnings }),
           (err: Error) => logger('error', 'SIGHUP: the new config was refused; the running one stays', { path, error: err.message }),
         )
       })
-      stopOnSignals(() => proxy!.close())
+      stopOnSignals(() => server.close())
     } catch (err) {
       fail(err)
     }
   })
+
+/** `--workers 1`: the proxy in this process, no cluster (what serve always was). */
+async function serveInThisProcess(config: LacquerConfig, readNext: (() => Promise<LacquerConfig>) | undefined, logger: ReturnType<typeof createLogger>): Promise<RunningServer> {
+  const reload = readNext && (async () => proxy.reload(await readNext()))
+  const proxy: Proxy = createProxy(config, undefined, { logger, onReloadRequest: reload })
+  const { url, adminUrl } = await proxy.listen()
+  return { url, adminUrl, get config() { return proxy.config }, reload: reload ?? (async () => []), reopenLogs: () => proxy.reopenLogs(), close: () => proxy.close() }
+}
 
 program
   .command('check-config')

@@ -4,6 +4,7 @@
  * bad value and the fix, one line per problem.
  */
 import assert from 'node:assert/strict'
+import { availableParallelism } from 'node:os'
 import { describe, test } from 'node:test'
 import { LacquerError } from '../errors.js'
 import { TRACKING_COOKIE_PATTERNS } from '../policy/cookies.js'
@@ -56,6 +57,7 @@ describe('resolveConfig: defaults', () => {
     const config = resolveConfig({ origin: ORIGIN })
     assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8080 })
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 8081 })
+    assert.equal(config.workers, availableParallelism())
     assert.deepEqual(config.origin, { url: ORIGIN, connections: 256, connectTimeoutMs: 5000, firstByteTimeoutMs: 60_000, betweenBytesTimeoutMs: 60_000 })
     assert.deepEqual(config.store, { maxBytes: 256 * 1024 ** 2, maxObjectBytes: 16 * 1024 ** 2 })
     assert.deepEqual(config.limits, { maxHeaderBytes: 32 * 1024, maxHeaderCount: 100, maxUrlBytes: 8 * 1024 })
@@ -81,7 +83,7 @@ describe('resolveConfig: defaults', () => {
     })
     assert.deepEqual(Object.keys(config).sort(), [
       'accessLog', 'admin', 'coalescing', 'cookies', 'director', 'dropParams', 'esi', 'hitForMissMs', 'invalidation', 'isCoalescing', 'limits', 'listen',
-      'logLevel', 'name', 'origin', 'origins', 'perUser', 'rules', 'store', 'trust',
+      'logLevel', 'name', 'origin', 'origins', 'perUser', 'rules', 'store', 'trust', 'workers',
     ])
   })
 

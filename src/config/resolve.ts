@@ -5,6 +5,7 @@
  * bad value and the fix. Units are parsed here and nowhere else.
  */
 import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { LacquerError } from '../errors.js'
 import { TRACKING_COOKIE_PATTERNS } from '../policy/cookies.js'
 import { type CompiledRule, compileRule, namePattern } from '../policy/rules.js'
@@ -26,6 +27,8 @@ export interface ResolvedConfig {
   readonly listen: ListenAddress
   /** null: no admin port */
   readonly admin: ListenAddress | null
+  /** processes `lacquer serve` runs (1: no cluster); createProxy itself is always one process */
+  readonly workers: number
   /** the first (or only) origin's address and pool settings; every origin is in `origins` */
   readonly origin: {
     readonly url: string
@@ -177,6 +180,7 @@ export function resolveConfig(input: LacquerConfig): ResolvedConfig {
   const config: ResolvedConfig = {
     listen: parseListenAddress('listen', c.listen ?? DEFAULTS.listen),
     admin: c.admin === false ? null : parseListenAddress('admin', c.admin ?? DEFAULTS.admin),
+    workers: c.workers ?? availableParallelism(),
     origin: {
       url: first.url,
       connections: first.connections,

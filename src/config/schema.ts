@@ -64,6 +64,9 @@ const originObject = z.strictObject({
 
 export const DIRECTOR_TYPES = ['round-robin', 'random', 'hash', 'fallback'] as const
 
+/** More worker processes than this is a typo, not a machine. */
+export const MAX_WORKERS = 256
+
 export const headerEditsSchema = z.strictObject({
   set: z.record(headerName, z.string()).optional(),
   unset: z.array(headerName).optional(),
@@ -110,6 +113,8 @@ const hooksSchema = z.strictObject(Object.fromEntries(HOOK_NAMES.map((n) => [n, 
 export const configSchema = z.strictObject({
   listen: address.optional(),
   admin: z.union([address, z.literal(false)]).optional(),
+  /** processes serving the listen port (`lacquer serve` only; the library is one process); default: one per core */
+  workers: z.number().int({ message: 'a whole number of processes' }).min(1, { message: 'must be ≥ 1 (1: one process, no cluster)' }).max(MAX_WORKERS, { message: `must be ≤ ${MAX_WORKERS}` }).optional(),
   /** one origin; or `origins` for several (exactly one of the two) */
   origin: z.union([z.string(), originObject]).optional(),
   origins: z.array(z.union([z.string(), originObject])).min(1, { message: 'give at least one origin' }).optional(),

@@ -5,6 +5,7 @@
  * Policy's deliver hook may edit the response's fields or replace it (synth).
  * Exits: finish, synth.
  */
+import cluster from 'node:cluster'
 import { NOT_MODIFIED_FIELDS, hasClientConditional, isNotModified } from '../http-cache/conditional.js'
 import { ageHeaderValue } from '../http-cache/freshness.js'
 import { type HeaderList, applyEdits, getAll, has, removeHeader, setHeader } from '../http-cache/header-list.js'
@@ -27,6 +28,9 @@ export const deliver: Step = {
   },
 }
 
+/** With `--workers N`: the cluster id of this worker (a restarted worker gets a new one), shown beside Lacquer-Trace. */
+const WORKER_ID = cluster.worker ? String(cluster.worker.id) : undefined
+
 /** Via (RFC 9110 §7.6.3) and Cache-Status (RFC 9211 §2: ours is the last member). */
 export function addProxyFields(tx: Transaction, headers: HeaderList): void {
   const via = getAll(headers, 'via')
@@ -39,6 +43,7 @@ export function addProxyFields(tx: Transaction, headers: HeaderList): void {
     // a trusted caller's Lacquer-Debug: trace — the states so far and the key (parts on one line)
     setHeader(headers, 'lacquer-trace', `${tx.id} ${[...tx.trace, 'finish'].join(' ')}`)
     if (tx.key) setHeader(headers, 'lacquer-key', tx.key.replace(/\n/g, ' | '))
+    if (WORKER_ID) setHeader(headers, 'lacquer-worker', WORKER_ID)
   }
 }
 

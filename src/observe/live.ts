@@ -72,9 +72,25 @@ export interface LiveSnapshot {
   bansPending: number
 }
 
+/**
+ * One process's last minute as plain numbers another process can add to its own: a cluster's
+ * primary merges its workers' (`LiveStats.merge`) to show one dashboard.
+ */
+export interface LiveExport {
+  seconds: Array<{ t: number; requests: number[]; latency: number[]; latencySum: number; originRequests: number; originErrors: number }>
+  /** the minute's most missed URLs, more of them than a snapshot shows, so that the merged top ten stays right */
+  topMissed: LiveSnapshot['topMissed']
+  slowest: LiveSnapshot['slowest']
+}
+
+/** Missed URLs each process exports for a merge. */
+const EXPORTED_MISSED = 100
+
 export class LiveStats {
   private readonly ring: Second[]
   private current: Second
+  /** other processes' minute (set by merge only) */
+  private merged?: Pick<LiveExport, 'topMissed' | 'slowest'>
 
   constructor(now = Date.now()) {
     const t = Math.floor(now / 1000)
@@ -150,7 +166,7 @@ export class LiveStats {
   }
 
   /** The most missed and the slowest URLs over the last minute. */
-  lastMinute(): Pick<LiveSnapshot, 'topMissed' | 'slowest'> {
+  lastMinute(top = 10): Pick<LiveSnapshot, 'topMissed' | 'slowest'> {
     const since = Math.floor(Date.now() / 1000) - HISTORY_SECONDS
     const missed = new Map<string, number>()
     const slowest: LiveSnapshot['slowest'] = []
@@ -159,9 +175,45 @@ export class LiveStats {
       for (const [url, n] of s.missed) missed.set(url, (missed.get(url) ?? 0) + n)
       slowest.push(...s.slowest)
     }
+    for (const { url, misses } of this.merged?.topMissed ?? []) missed.set(url, (missed.get(url) ?? 0) + misses)
+    slowest.push(...(this.merged?.slowest ?? []))
     return {
-      topMissed: [...missed].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([url, misses]) => ({ url, misses })),
+      topMissed: [...missed].sort((a, b) => b[1] - a[1]).slice(0, top).map(([url, misses]) => ({ url, misses })),
       slowest: slowest.sort((a, b) => b.ms - a.ms).slice(0, 10),
     }
+  }
+
+  /** The last minute (and the second under way) for a merge in another process. */
+  export(): LiveExport {
+    const since = Math.floor(Date.now() / 1000) - HISTORY_SECONDS
+    const seconds = this.ring.filter((s) => s.t >= since).map((s) => ({
+      t: s.t, requests: s.requests.slice(), latency: Array.from(s.latency.counts), latencySum: s.latency.sum,
+      originRequests: s.originRequests, originErrors: s.originErrors,
+    }))
+    return { seconds, ...this.lastMinute(EXPORTED_MISSED) }
+  }
+
+  /** Several processes' minutes added up into one (which then answers point, history and lastMinute). */
+  static merge(parts: readonly LiveExport[]): LiveStats {
+    const live = new LiveStats()
+    // parts taken either side of a second boundary: the oldest second of one would share a slot with the newest of another
+    const since = Math.floor(Date.now() / 1000) - HISTORY_SECONDS
+    const topMissed: LiveExport['topMissed'] = []
+    const slowest: LiveExport['slowest'] = []
+    for (const part of parts) {
+      for (const second of part.seconds) {
+        if (second.t < since) continue
+        const s = live.slot(second.t)
+        second.requests.forEach((n, i) => { s.requests[i]! += n })
+        second.latency.forEach((n, i) => { s.latency.counts[i]! += n; s.latency.count += n })
+        s.latency.sum += second.latencySum
+        s.originRequests += second.originRequests
+        s.originErrors += second.originErrors
+      }
+      topMissed.push(...part.topMissed)
+      slowest.push(...part.slowest)
+    }
+    live.merged = { topMissed, slowest }
+    return live
   }
 }

@@ -18,6 +18,8 @@ export interface MetricSpec {
   readonly help: string
   readonly unit?: 'seconds' | 'bytes'
   readonly labels: readonly string[]
+  /** how the workers' values add up in the primary's /metrics (default: sum) */
+  readonly aggregator?: 'min' | 'max'
 }
 
 /** Final states of a client request, as counted and charted. */
@@ -46,11 +48,11 @@ export const METRICS = {
   lacquer_store_evictions_total: { type: 'counter', help: 'Objects evicted to make room (LRU or a user\'s bound)', labels: [] },
   lacquer_purges_total: { type: 'counter', help: 'Invalidation requests accepted (PURGE, POST /purge)', labels: [] },
   lacquer_invalidated_objects_total: { type: 'counter', help: 'Objects invalidated, by kind (url, tag, ban) and mode (hard, soft)', labels: ['kind', 'mode'] },
-  lacquer_bans_pending: { type: 'gauge', help: 'Bans waiting for the sweeper', labels: [] },
+  lacquer_bans_pending: { type: 'gauge', help: 'Bans waiting for the sweeper', labels: [], aggregator: 'max' },
   lacquer_esi_includes_total: { type: 'counter', help: 'ESI includes fetched, by result (ok, error)', labels: ['result'] },
   lacquer_esi_errors_total: { type: 'counter', help: 'ESI processing errors (malformed markup, failed includes without alt or onerror)', labels: [] },
   lacquer_access_log_dropped_total: { type: 'counter', help: 'Access log lines dropped because the output could not keep up or failed', labels: [] },
-  lacquer_origin_healthy: { type: 'gauge', help: 'Whether each origin is healthy (1) or sick (0)', labels: ['origin'] },
+  lacquer_origin_healthy: { type: 'gauge', help: 'Whether each origin is healthy (1) or sick (0)', labels: ['origin'], aggregator: 'min' },
 } as const satisfies Record<string, MetricSpec>
 
 export type MetricName = keyof typeof METRICS
@@ -164,7 +166,7 @@ export function createRegistry(sources: MetricSources): client.Registry {
   }
   for (const [name, spec] of Object.entries(METRICS) as Array<[MetricName, MetricSpec]>) {
     const collect = collectors[name]
-    const common = { name, help: spec.help, labelNames: [...spec.labels], registers: [registry] }
+    const common = { name, help: spec.help, labelNames: [...spec.labels], registers: [registry], aggregator: spec.aggregator ?? ('sum' as const) }
     if (spec.type === 'counter') new client.Counter({ ...common, collect() { collect(this) } })
     else if (spec.type === 'gauge') new client.Gauge({ ...common, collect() { collect(this) } })
     else new client.Histogram({ ...common, buckets: [...LATENCY_BUCKETS], collect() { collect(this) } })

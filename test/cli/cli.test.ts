@@ -1,6 +1,8 @@
 /**
  * The built `lacquer` binary: serve and demo start, answer and stop on SIGTERM; bad options
- * and a port in use are refused with the problem named and a non-zero exit.
+ * and a port in use are refused with the problem named and a non-zero exit. Tests that count
+ * origin requests or expect the second request to hit run `--workers 1` (one store); the
+ * cluster is test/cli/workers.test.ts.
  */
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
@@ -22,7 +24,7 @@ function run(args: string[]): Omit<CliRun, 'waitFor'> & { waitFor(pattern: RegEx
 
 test('serve: proxies and caches, then exits 0 on SIGTERM', async () => {
   const origin = await startOrigin({ '/': (_req, res) => { res.writeHead(200, { 'cache-control': 'max-age=60' }); res.end('home') } })
-  const cli = run(['serve', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn'])
+  const cli = run(['serve', '--workers', '1', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn'])
   const [, url] = await cli.waitFor(/serving (http:\/\/\S+)/)
   assert.equal((await request(`${url}/`)).body, 'home')
   const second = await request(`${url}/`)
@@ -49,7 +51,7 @@ test('serve: a port in use is named and the exit status is 1', async () => {
   const blocker = net.createServer()
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r))
   const port = (blocker.address() as net.AddressInfo).port
-  const cli = run(['serve', '--origin', 'http://127.0.0.1:1', '--listen', `127.0.0.1:${port}`, '--no-admin'])
+  const cli = run(['serve', '--workers', '1', '--origin', 'http://127.0.0.1:1', '--listen', `127.0.0.1:${port}`, '--no-admin'])
   assert.equal(await cli.exited, 1)
   assert.match(cli.stderr, new RegExp(`ERR_SERVER_LISTEN.*127\\.0\\.0\\.1:${port} is already in use`))
   blocker.close()
@@ -96,7 +98,7 @@ test('serve --origin unix:/path.sock: HTTP over a Unix domain socket, end to end
   const app = await startRestartableOrigin('over-the-socket', { socketPath: join(dir, 'app.sock') })
   app.handler = (req, res) => { res.writeHead(200, { 'cache-control': 'max-age=60' }); res.end(`socket says ${req.url} to ${req.headers.host}`) }
   try {
-    const cli = run(['serve', '--origin', app.url, '--listen', '127.0.0.1:0', '--no-admin', '--log-level', 'warn'])
+    const cli = run(['serve', '--workers', '1', '--origin', app.url, '--listen', '127.0.0.1:0', '--no-admin', '--log-level', 'warn'])
     const [, url] = await cli.waitFor(/serving (http:\/\/\S+) → unix:/)
     const first = await request(`${url}/over/unix`)
     assert.equal(first.status, 200)
@@ -117,13 +119,13 @@ test('serve --origin given twice: several origins, round-robin by default, --dir
   const a = await startRestartableOrigin('a')
   const b = await startRestartableOrigin('b')
   try {
-    const cli = run(['serve', '--origin', a.url, '--origin', b.url, '--listen', '127.0.0.1:0', '--no-admin', '--log-level', 'warn'])
+    const cli = run(['serve', '--workers', '1', '--origin', a.url, '--origin', b.url, '--listen', '127.0.0.1:0', '--no-admin', '--log-level', 'warn'])
     const [, url] = await cli.waitFor(/serving (http:\/\/\S+) → http:\/\/\S+, http:\/\/\S+/)
     const got = [(await request(`${url}/1`)).body, (await request(`${url}/2`)).body]
     assert.deepEqual(got.sort(), ['a', 'b'])
     cli.child.kill('SIGTERM')
     assert.equal(await cli.exited, 0)
-    const fallback = run(['serve', '--origin', a.url, '--origin', b.url, '--director', 'fallback', '--listen', '127.0.0.1:0', '--no-admin', '--log-level', 'warn'])
+    const fallback = run(['serve', '--workers', '1', '--origin', a.url, '--origin', b.url, '--director', 'fallback', '--listen', '127.0.0.1:0', '--no-admin', '--log-level', 'warn'])
     const [, url2] = await fallback.waitFor(/serving (http:\/\/\S+)/)
     assert.deepEqual([(await request(`${url2}/1`)).body, (await request(`${url2}/2`)).body], ['a', 'a'])
     fallback.child.kill('SIGTERM')

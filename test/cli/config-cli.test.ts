@@ -32,9 +32,9 @@ function run(args: string[], options: { cwd?: string } = {}) {
   return runCli(args, { cwd: options.cwd, children })
 }
 
-/** Starts `serve` and waits for its banner; returns the proxy and admin URLs. */
+/** Starts `serve` (one process: these tests count on one store) and waits for its banner; returns the proxy and admin URLs. */
 async function serve(args: string[], options: { cwd?: string } = {}) {
-  const cli = run(['serve', ...args], options)
+  const cli = run(['serve', '--workers', '1', ...args], options)
   const [, url, adminUrl] = await cli.waitFor(/serving (http:\/\/\S+) → \S+(?: \(admin (http:\/\/[^)\s]+)\))?/)
   return { cli, url: url!, adminUrl, adminAddress: adminUrl?.replace(/^http:\/\//, '') }
 }

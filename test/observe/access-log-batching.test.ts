@@ -56,7 +56,7 @@ test('lines keep the order of the requests across batches, and close() writes th
 
 test('SIGTERM with a batch pending: its lines reach the file before the process exits', async () => {
   const file = join(temp.dir(), 'access.log')
-  const serve = runCli(['serve', '--origin', origin.url, '--listen', '127.0.0.1:0', '--no-admin', '--log-level', 'warn', '--access-log', file],
+  const serve = runCli(['serve', '--workers', '1', '--origin', origin.url, '--listen', '127.0.0.1:0', '--no-admin', '--log-level', 'warn', '--access-log', file],
     { children, killAfterMs: 30_000 })
   const url = (await serve.waitFor(/serving (http:\/\/\S+)/))[1]!
   const N = 40
@@ -74,7 +74,7 @@ test('SIGTERM with a batch pending: its lines reach the file before the process 
 // found in this work: at SIGTERM, lines handed to stdout were lost (the process exited before the
 // pipe took them); close() now waits for them
 test('a pipe nobody reads: lines beyond the 4 MiB queue are dropped and counted, requests are served; nothing accepted is lost', async () => {
-  const serve = runCli(['serve', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', '--access-log', '-'],
+  const serve = runCli(['serve', '--workers', '1', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', '--access-log', '-'],
     { children, killAfterMs: 60_000 })
   const [, url, adminUrl] = await serve.waitFor(/serving (http:\/\/\S+) .*\(admin (http:\/\/[^\s)]+)\)/, 'stderr')
   // nobody reads the log from now on: the pipe (64 KiB) fills, then Lacquer's queue
@@ -108,7 +108,7 @@ test('a pipe nobody reads: lines beyond the 4 MiB queue are dropped and counted,
 
 test('LACQUER_BENCH_METRICS=off (a benchmark switch): requests are not counted, and still logged', async () => {
   const file = join(temp.dir(), 'access.log')
-  const serve = runCli(['serve', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', '--access-log', file],
+  const serve = runCli(['serve', '--workers', '1', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', '--access-log', file],
     { children, killAfterMs: 30_000, env: { LACQUER_BENCH_METRICS: 'off' } })
   const [, url, adminUrl] = await serve.waitFor(/serving (http:\/\/\S+) .*\(admin (http:\/\/[^\s)]+)\)/)
   await request(`${url}/off`)

@@ -211,7 +211,7 @@ test('a line is written within a short time of the response, also when traffic s
 
 test('serve --access-log - (stdout), combined and --access-log-format json', async () => {
   for (const format of ['combined', 'json']) {
-    const args = ['dist/src/cli/main.js', 'serve', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', '--access-log', '-']
+    const args = ['dist/src/cli/main.js', 'serve', '--workers', '1', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', '--access-log', '-']
     if (format === 'json') args.push('--access-log-format', 'json')
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     children.push(child)
