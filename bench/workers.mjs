@@ -9,6 +9,9 @@
  *   2. a working set — URLS (1,000) URLs asked REPEAT (10) times each in random order over 32
  *      keep-alive connections. Hit ratio and origin requests: each worker fills its own store,
  *      so every URL costs up to N misses instead of 1.
+ *   3. the spread — how the requests of part 1 (a new connection each) fell on the workers, from
+ *      /stats: even under SCHED_RR (the default), up to the kernel under SCHED_NONE (the last
+ *      row, NODE_CLUSTER_SCHED_POLICY=none).
  *
  * The origin and Lacquer run as separate processes on free ports; figures come from the origin's
  * own counts and Lacquer's /stats. It measures; it never asserts. Run `npm run build` first.
@@ -20,7 +23,7 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const MAIN = path.join(ROOT, 'dist/src/cli/main.js')
-const WORKERS = (process.env.LACQUER_WORKERS ?? '1,2').split(',').map(Number)
+const RUNS = [...(process.env.LACQUER_WORKERS ?? '1,2').split(',').map((n) => ({ workers: Number(n) })), { workers: 2, policy: 'none' }]
 const BURST = Number(process.env.BURST ?? 200)
 const BURSTS = Number(process.env.BURSTS ?? 5)
 const URLS = Number(process.env.URLS ?? 1000)
@@ -46,9 +49,9 @@ function startOrigin() {
   })))
 }
 
-function startLacquer(originUrl, workers) {
+function startLacquer(originUrl, { workers, policy }) {
   const proc = spawn(process.execPath, [MAIN, 'serve', '--workers', String(workers), '--origin', originUrl, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'error'],
-    { stdio: ['ignore', 'pipe', 'inherit'] })
+    { stdio: ['ignore', 'pipe', 'inherit'], env: policy ? { ...process.env, NODE_CLUSTER_SCHED_POLICY: policy } : process.env })
   let out = ''
   proc.stdout.on('data', (d) => { out += d })
   return new Promise((resolve, reject) => {
@@ -77,9 +80,9 @@ async function stats(admin) {
   }).on('error', reject))
 }
 
-async function measure(workers) {
+async function measure(run) {
   const origin = await startOrigin()
-  const lacquer = await startLacquer(origin.url, workers)
+  const lacquer = await startLacquer(origin.url, run)
   try {
     const perBurst = []
     let failed = 0
@@ -88,6 +91,7 @@ async function measure(workers) {
       failed += statuses.filter((s) => s !== 200).length
       perBurst.push(origin.count(`/cold/${b}`))
     }
+    const spread = ((await stats(lacquer.admin)).workers ?? []).map((w) => w.requests)
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 })
     const order = Array.from({ length: URLS * REPEAT }, (_, i) => i % URLS)
     for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [order[i], order[j]] = [order[j], order[i]] }
@@ -104,7 +108,7 @@ async function measure(workers) {
     const hits = after.hits - before.hits
     const misses = after.misses - before.misses
     return {
-      workers, burstClients: BURST, originRequestsPerBurst: perBurst,
+      ...run, spread, burstClients: BURST, originRequestsPerBurst: perBurst,
       setRequests: order.length, setHitRatio: hits / (hits + misses), setOriginRequests: origin.count('/set/'), failed,
       storeObjects: after.store.objects,
     }
@@ -115,13 +119,13 @@ async function measure(workers) {
 }
 
 const results = []
-for (const workers of WORKERS) {
-  results.push(await measure(workers))
+for (const run of RUNS) {
+  results.push(await measure(run))
   await sleep(200)
 }
 console.log(`cold bursts: ${BURST} clients on one cold URL (origin ${ORIGIN_DELAY_MS} ms), ${BURSTS} times; working set: ${URLS} URLs × ${REPEAT}, random order, 32 keep-alive connections\n`)
-console.log('| workers | origin requests per cold burst | working set: hit ratio | origin requests | objects stored | failed requests |')
-console.log('| ---: | --- | ---: | ---: | ---: | ---: |')
+console.log('| workers | origin requests per cold burst | working set: hit ratio | origin requests | objects stored | bursts\' requests per worker | failed requests |')
+console.log('| --- | --- | ---: | ---: | ---: | --- | ---: |')
 for (const r of results) {
-  console.log(`| ${r.workers} | ${r.originRequestsPerBurst.join(', ')} | ${(r.setHitRatio * 100).toFixed(1)} % | ${r.setOriginRequests} | ${r.storeObjects} | ${r.failed} |`)
+  console.log(`| ${r.workers}${r.policy ? `, SCHED_${r.policy.toUpperCase()}` : ''} | ${r.originRequestsPerBurst.join(', ')} | ${(r.setHitRatio * 100).toFixed(1)} % | ${r.setOriginRequests} | ${r.storeObjects} | ${r.spread.join(' / ') || '–'} | ${r.failed} |`)
 }
