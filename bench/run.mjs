@@ -24,7 +24,8 @@ const RESULTS_DIR = path.join(ROOT, 'bench/results')
 const USAGE = `usage: npm run bench -- [options]
   --quick             1 round, 3 s runs, 1 s warmup (a smoke test; figures are rough)
   --only IDS          comma-separated scenarios: hit1k,hit10k,hit100k,hit1kclose,pass,passlat
-  --servers NAMES     comma-separated servers: lacquer,lacquer-w2,lacquer-w2-none,varnish,nginx,node-http,node-net,naive,origin
+  --servers NAMES     comma-separated servers: lacquer,lacquer-w2,lacquer-w2-none,varnish,nginx,node-http,node-net,naive,origin,
+                      lacquer-b (another build: LACQUER_B=/path/to/dist/src/cli/main.js), for an A/B of a change
   --modes MODES       pinned,unpinned (default both: pinned first)
   --rounds N          interleaved rounds, the median is reported (default 3)
   --duration S        seconds per measured run (default 10)
@@ -89,6 +90,7 @@ const SERVERS = {
   lacquer: { label: 'Lacquer', port: (p) => p.lacquer },
   'lacquer-w2': { label: 'Lacquer --workers 2', port: (p) => p['lacquer-w2'] },
   'lacquer-w2-none': { label: 'Lacquer --workers 2, SCHED_NONE', port: (p) => p['lacquer-w2-none'] },
+  'lacquer-b': { label: `Lacquer B (${process.env.LACQUER_B ?? 'LACQUER_B unset'})`, port: (p) => p['lacquer-b'] },
   varnish: { label: 'Varnish (malloc)', port: (p) => p.varnish },
   nginx: { label: 'nginx', port: (p, scenario) => (scenario.kind === 'hit' ? p.nginxCache : p.nginxPass) },
   'node-http': { label: 'node:http ceiling', port: (p) => p['node-http'] },
@@ -99,7 +101,13 @@ const SERVERS = {
 const HIT_SERVERS = ['lacquer', 'lacquer-w2', 'varnish', 'nginx', 'node-http', 'node-net']
 const PASS_SERVERS = ['lacquer', 'varnish', 'nginx', 'naive', 'origin']
 /** The Lacquers of the bench: one process, and the cluster (issue 8: its CPU per hit within 10 % of one process's) */
-const LACQUERS = { lacquer: { workers: 1 }, 'lacquer-w2': { workers: 2 }, 'lacquer-w2-none': { workers: 2, env: { NODE_CLUSTER_SCHED_POLICY: 'none' } } }
+const LACQUERS = {
+  lacquer: { workers: 1 },
+  'lacquer-w2': { workers: 2 },
+  'lacquer-w2-none': { workers: 2, env: { NODE_CLUSTER_SCHED_POLICY: 'none' } },
+  // another build of Lacquer (a checkout's dist/src/cli/main.js, given by LACQUER_B), for an A/B of a change in one run
+  'lacquer-b': { workers: 1, main: process.env.LACQUER_B },
+}
 const SCENARIOS = [
   { id: 'hit1k', kind: 'hit', path: '/1k', bytes: 1024, title: 'cache hit, 1 KB', servers: [...HIT_SERVERS, 'lacquer-w2-none'] },
   { id: 'hit10k', kind: 'hit', path: '/10k', bytes: 10240, title: 'cache hit, 10 KB', servers: HIT_SERVERS },
@@ -284,8 +292,10 @@ async function startServers(mode, needed, tools) {
     for (const name of lacquers) {
       ports[name] = await freePort()
       // the tree under taskset: primary and workers alike share core 0 when pinned
+      const main = LACQUERS[name].main ?? LACQUER_MAIN
+      if (name === 'lacquer-b' && !(main && fs.existsSync(main))) fail('lacquer-b: set LACQUER_B to another build\'s dist/src/cli/main.js')
       procs[name] = launch(name, process.execPath, [
-        LACQUER_MAIN, 'serve', '--config', config, '--listen', `127.0.0.1:${ports[name]}`, '--no-admin', '--log-level', 'warn', '--workers', String(LACQUERS[name].workers),
+        main, 'serve', '--config', config, '--listen', `127.0.0.1:${ports[name]}`, '--no-admin', '--log-level', 'warn', '--workers', String(LACQUERS[name].workers),
       ], { ...opts(name), env: LACQUERS[name].env })
     }
   }
@@ -691,7 +701,9 @@ async function main() {
   if (options.markdown) return printMarkdown(options.markdown)
   const tools = checkPrerequisites(options)
   const scenarios = SCENARIOS.filter((s) => !options.only || options.only.includes(s.id))
-    .map((s) => ({ ...s, servers: s.servers.filter((name) => !options.servers || options.servers.includes(name)) }))
+    // lacquer-b runs wherever Lacquer does, only when asked for by name
+    .map((s) => ({ ...s, servers: (s.servers.includes('lacquer') ? [...s.servers, 'lacquer-b'] : s.servers)
+      .filter((name) => (name === 'lacquer-b' ? options.servers?.includes(name) : !options.servers || options.servers.includes(name))) }))
     .filter((s) => s.servers.length > 0)
   if (scenarios.length === 0) fail('nothing to measure: check --only and --servers')
   const needed = new Set(scenarios.flatMap((s) => s.servers))
