@@ -17,6 +17,9 @@ import { deliverEsi } from '../esi/deliver.js'
 import type { Next, Step } from './steps.js'
 import type { Transaction } from './transaction.js'
 import { surrogateDirectives } from '../esi/surrogate.js'
+import { INVALID_VALUE, type PreparedHead, prepareHead } from '../http/h1-head.js'
+import { deliverRuleEdits } from '../policy/builtin.js'
+import type { StoredObject } from '../store/types.js'
 
 export const deliver: Step = {
   name: 'deliver',
@@ -90,13 +93,16 @@ function canAnswerConditional(tx: Transaction, status: number): boolean {
 function deliverObject(tx: Transaction): Next {
   const object = tx.object!
   const now = Date.now()
+  const isNotModifiedHit = canAnswerConditional(tx, object.status) && isNotModified(tx.request.headers, object.headers, object.storedAt)
+  if (!isNotModifiedHit && tx.sink.sendPrepared && isPlainHit(tx, object)) {
+    const prepared = preparedFor(tx, object)
+    if (prepared) return sendPrepared(tx, object, prepared, now)
+  }
   const headers: HeaderList = object.headers.map(([k, v]) => [k, v])
   hideTags(tx, headers)
   // RFC 9111 §4: a stored response is sent with its current age (§5.1)
   setHeader(headers, 'age', ageHeaderValue(object.freshness, now))
-  if (canAnswerConditional(tx, object.status) && isNotModified(tx.request.headers, object.headers, object.storedAt)) {
-    return notModified(tx, headers)
-  }
+  if (isNotModifiedHit) return notModified(tx, headers)
   let body = object.body
   let status = object.status
   let statusText = object.statusText
@@ -119,6 +125,61 @@ function deliverObject(tx: Transaction): Next {
   if (wantsSynth(tx, status, headers)) return 'synth'
   addProxyFields(tx, headers)
   tx.sink.send(status, statusText, headers, tx.request.method === 'HEAD' ? undefined : body)
+  return 'finish'
+}
+
+/**
+ * What a stored object's responses share, derived once and kept with the object (RFC 9111 §4:
+ * a stored response is sent with its own fields): the status line and fields as sent — tags
+ * hidden, Content-Length, Via — serialised and checked (http/h1-head.ts), and the Cache-Status
+ * members of caches before us. Each hit adds its Age and its own Cache-Status member.
+ */
+export interface PreparedObject {
+  /** what it was made from: remade when the object's fields change (a 304 merge) or the config is reloaded */
+  readonly headers: HeaderList
+  readonly status: number
+  readonly config: object
+  readonly head: PreparedHead
+  /** `cache-status: ` and the upstream members with a trailing `, ` */
+  readonly cacheStatusStart: string
+}
+
+/**
+ * A hit that is sent as stored: no client conditional to answer (or not a matching one), no
+ * range, no field to show (trusted debug callers) or edit (a user deliver hook, a rule's
+ * response headers), a status with a body.
+ */
+function isPlainHit(tx: Transaction, object: StoredObject): boolean {
+  const { request, ctx } = tx
+  return !tx.showsTags && !tx.showsTrace && ctx.policy.deliver === deliverRuleEdits && request.rule?.responseHeaders === undefined
+    && object.status >= 200 && object.status !== 204 && object.status !== 304 && !object.esi
+    && (request.method === 'GET' || request.method === 'HEAD') && (object.status !== 200 || !has(request.headers, 'range'))
+}
+
+function preparedFor(tx: Transaction, object: StoredObject): PreparedObject | undefined {
+  const known = object.prepared
+  const { config } = tx.ctx
+  if (known && known.headers === object.headers && known.status === object.status && known.config === config) return known
+  const headers: HeaderList = object.headers.filter(([name]) => name !== 'age' && name !== 'content-length' && name !== 'cache-status' && name !== 'via')
+  hideTags(tx, headers)
+  headers.push(['content-length', String(object.body.length)])
+  const via = getAll(object.headers, 'via')
+  const ours = `1.1 ${config.name}`
+  headers.push(['via', via.length ? `${via.join(', ')}, ${ours}` : ours])
+  const head = prepareHead(object.status, object.statusText, headers)
+  const upstream = getAll(object.headers, 'cache-status')
+  const cacheStatusStart = upstream.length ? `cache-status: ${upstream.join(', ')}, ` : 'cache-status: '
+  // a field a hit cannot send as it is: every hit takes the per-response path, which answers as it always did
+  if (!head || INVALID_VALUE.test(cacheStatusStart)) return undefined
+  const prepared: PreparedObject = { headers: object.headers, status: object.status, config, head, cacheStatusStart }
+  object.prepared = prepared
+  return prepared
+}
+
+/** The hit's own fields on the prepared head (RFC 9111 §5.1 Age, RFC 9211 Cache-Status), and its body unless HEAD. */
+function sendPrepared(tx: Transaction, object: StoredObject, prepared: PreparedObject, now: number): Next {
+  const fields = `age: ${ageHeaderValue(object.freshness, now)}\r\n${prepared.cacheStatusStart}${formatCacheStatus(tx.cacheStatus)}\r\n`
+  tx.sink.sendPrepared!(object.status, prepared.head, fields, tx.request.method === 'HEAD' ? undefined : object.body)
   return 'finish'
 }
 

@@ -7,6 +7,7 @@ import type { ProxyContext } from '../context.js'
 import type { LacquerError } from '../errors.js'
 import type { BusyEntry, FetchedHead } from '../fetch/busy-entry.js'
 import type { HeaderList } from '../http-cache/header-list.js'
+import type { PreparedHead } from '../http/h1-head.js'
 import type { CacheStatus, CacheStatusDetail } from '../observe/cache-status.js'
 import type { StoredObject } from '../store/types.js'
 import type { CompiledRule } from '../policy/rules.js'
@@ -17,6 +18,12 @@ import type { EsiRequestContext } from '../esi/child-request.js'
 export interface ClientSink {
   /** a whole response at once (hits, synthetic answers) */
   send(status: number, statusText: string, headers: HeaderList, body: Buffer | undefined): void
+  /**
+   * Optional (Lacquer's HTTP/1.1 layer): a whole response whose status line and fields were
+   * prepared once (http/h1-head.ts), plus the field lines of this response (`fields`, each
+   * ending in CR LF). A sink without it is sent the header list instead.
+   */
+  sendPrepared?(status: number, head: PreparedHead, fields: string, body: Buffer | undefined): void
   /** the head of a streamed response */
   start(status: number, statusText: string, headers: HeaderList): void
   write(chunk: Buffer): void

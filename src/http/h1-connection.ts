@@ -14,7 +14,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ClientSink } from '../fsm/transaction.js'
 import type { HeaderList } from '../http-cache/header-list.js'
-import { formatHttpDate } from '../http-cache/http-date.js'
+import { CONNECTION_FIELDS, type PreparedHead, checkedField, currentDate, statusLine } from './h1-head.js'
 import { type RequestHead, parseRequestHead } from './h1-parser.js'
 
 export const CONNECTION_STATES = ['idle', 'head', 'busy', 'closing', 'handed-over', 'closed'] as const
@@ -215,28 +215,12 @@ function isPlausibleHeadStart(buffer: Buffer): boolean {
   return lineEnd < 0 || parseRequestHead(buffer.toString('latin1', 0, lineEnd)) !== undefined
 }
 
-/** RFC 9110 §5.1 token: what a field name may hold. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-/** RFC 9110 §5.5: what a field value may not hold (a CR or LF would split the response). */
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/
 /**
  * A head and body up to this size together are copied into one buffer and sent in one write
  * (node's Buffer pool serves allocations under 4 KB; a larger copy costs an allocation of its
  * own); larger ones go as two corked writes (one writev).
  */
 const COPY_LIMIT = 4 * 1024 - 1
-/** Fields the connection writes itself (RFC 9110 §7.6.1: hop-by-hop; the framing is ours). */
-const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection'])
-
-let dateSecond = -1
-let dateValue = ''
-/** RFC 9110 §6.6.1: an origin server with a clock sends Date; one value per second. */
-function currentDate(): string {
-  const now = Date.now()
-  const second = Math.floor(now / 1000)
-  if (second !== dateSecond) { dateSecond = second; dateValue = formatHttpDate(now) }
-  return dateValue
-}
 
 /**
  * A ClientSink writing HTTP/1.1 straight to the socket. The body is framed by Content-Length
@@ -272,9 +256,30 @@ class RawSink implements ClientSink {
     if (this.isClosed) return
     this.hasBody = !this.isHeadRequest && status >= 200 && status !== 204 && status !== 304
     const length = this.hasBody ? (body?.length ?? 0) : -1
-    const head = this.serialize(status, statusText, headers, length)
+    this.writeWhole(this.serialize(status, statusText, headers, length), body)
+  }
+
+  /**
+   * A stored response whose status line and fields were serialised once (`prepareHead`), its
+   * Content-Length among them: `fields` adds the lines that change per response (Age,
+   * Cache-Status); Date when the prepared fields have none, Connection and the blank line
+   * are added here. Statuses with a body only (not 1xx, 204, 304).
+   */
+  sendPrepared(status: number, head: PreparedHead, fields: string, body: Buffer | undefined): void {
+    if (this.isClosed) return
+    this.hasBody = !this.isHeadRequest
+    if (this.connection.isServerClosing) this.keepAlive = false
+    const date = head.hasDate ? '' : `date: ${currentDate()}\r\n`
+    const end = !this.keepAlive ? 'connection: close\r\n\r\n' : this.isHttp10 ? 'connection: keep-alive\r\n\r\n' : '\r\n'
+    this.status = status
+    this.writeWhole(head.text + fields + date + end, body)
+  }
+
+  /** A whole response: its head, and its body unless it has none (HEAD, 204, 304). */
+  private writeWhole(head: string, body: Buffer | undefined): void {
     const { socket } = this.connection
-    if (!this.hasBody || length === 0) {
+    const length = this.hasBody && body ? body.length : 0
+    if (length === 0) {
       socket.write(head, 'latin1')
     } else if (head.length + length <= COPY_LIMIT) {
       socket.write(joined(head, body!))
@@ -284,7 +289,7 @@ class RawSink implements ClientSink {
       socket.write(body!)
       socket.uncork()
     }
-    if (this.hasBody && body) this.bytesSent += body.length
+    this.bytesSent += length
     this.complete()
   }
 
@@ -366,8 +371,7 @@ class RawSink implements ClientSink {
    * `length`: the body's length when it is sent whole; undefined when streamed.
    */
   private serialize(status: number, statusText: string, headers: HeaderList, length: number | undefined): string {
-    const reason = statusText && !INVALID_VALUE.test(statusText) ? statusText : (STATUS_CODES[status] ?? 'unknown')
-    let out = `HTTP/1.1 ${status} ${reason}\r\n`
+    let out = statusLine(status, statusText)
     let hasDate = false
     let contentLength: string | undefined
     for (const [name, value] of headers) {
@@ -419,10 +423,4 @@ function joined(head: string, body: Buffer): Buffer {
   out.write(head, 0, headLength, 'latin1')
   body.copy(out, headLength)
   return out
-}
-
-function checkedField(name: string, value: string): string {
-  if (!TOKEN.test(name)) throw Object.assign(new TypeError(`invalid header field name ${JSON.stringify(name)}`), { code: 'ERR_INVALID_HTTP_TOKEN' })
-  if (INVALID_VALUE.test(value)) throw Object.assign(new TypeError(`invalid character in header field ${JSON.stringify(name)}`), { code: 'ERR_INVALID_CHAR' })
-  return `${name}: ${value}\r\n`
 }

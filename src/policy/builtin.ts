@@ -11,7 +11,7 @@ import { canStoreResponse, forbidsServingStale } from '../http-cache/storability
 import { parseVary } from '../http-cache/vary.js'
 import { parseCookies, userKey } from './rules.js'
 import type {
-  BackendErrorAction, BackendErrorView, BackendResponseAction, CompiledPolicy, HashAction, HeaderEdits, Policy, RecvAction,
+  BackendErrorAction, BackendErrorView, BackendResponseAction, CompiledPolicy, DeliverAction, HashAction, HeaderEdits, Policy, RecvAction,
   RequestView, ResponseView,
 } from './types.js'
 
@@ -167,6 +167,13 @@ export function errStale(err: BackendErrorView, settings: BuiltinSettings): Back
   return stale.staleForMs < windowMs ? { action: 'serveStale' } : undefined
 }
 
+/**
+ * deliver: the matching rule's response header edits, nothing else. The state machine knows
+ * this hook by identity: with it, a hit whose rule edits nothing is sent from its prepared head
+ * (fsm/deliver.ts), no field list built per response.
+ */
+export const deliverRuleEdits = (req: RequestView): DeliverAction => ({ action: 'deliver', edits: req.rule?.responseHeaders })
+
 /** Builds the built-in policy for a config; every hook always answers. */
 export function createBuiltinPolicy(settings: BuiltinSettings): CompiledPolicy {
   return {
@@ -175,7 +182,7 @@ export function createBuiltinPolicy(settings: BuiltinSettings): CompiledPolicy {
     hit: () => ({ action: 'deliver' }),
     miss: () => ({ action: 'fetch' }),
     pass: () => ({ action: 'fetch' }),
-    deliver: (req) => ({ action: 'deliver', edits: req.rule?.responseHeaders }),
+    deliver: deliverRuleEdits,
     backendRequest: () => ({ action: 'fetch' }),
     backendResponse: (res) => berespSetCookie(res) ?? berespVaryStar(res) ?? berespRfc9111(res) ?? berespRule(res),
     backendError: (err) => errStale(err, settings) ?? (err.code ? { action: 'synth', status: ERRORS[err.code as ErrorCode]?.statusCode ?? 502, reason: '' } : { action: 'deliverError' }),

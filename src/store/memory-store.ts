@@ -356,6 +356,7 @@ function storedObject(head: ObjectHead, body: Buffer, storedAt: number, pool: St
     isPurged: head.isPurged,
     invalidationSeq: head.invalidationSeq,
     esi: head.esi,
+    prepared: undefined,
     body,
     storedAt,
   }

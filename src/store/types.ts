@@ -7,6 +7,7 @@
 import type { CacheControl } from '../http-cache/cache-control.js'
 import type { Freshness } from '../http-cache/freshness.js'
 import type { HeaderList } from '../http-cache/header-list.js'
+import type { PreparedObject } from '../fsm/deliver.js'
 
 /** A complete stored response: one variant of one primary key. */
 export interface StoredObject {
@@ -50,6 +51,12 @@ export interface StoredObject {
   readonly esi?: boolean
   readonly body: Buffer
   readonly storedAt: number
+  /**
+   * Derived by delivery the first time the object is hit and reused by every hit after
+   * (fsm/deliver.ts): its head serialised once. Never persisted by a shared store; each
+   * process derives its own.
+   */
+  prepared?: PreparedObject
 }
 
 /** A hard invalidation removes; a soft one marks stale (served within grace, revalidated). */
