@@ -28,10 +28,11 @@ function logLevel(value: string): LogLevel {
   return value as LogLevel
 }
 
-function workerCount(value: string): number {
+function workerCount(value: string): number | 'auto' {
+  if (value === 'auto') return value
   const n = Number(value)
   if (!/^\d+$/.test(value) || n < 1 || n > MAX_WORKERS) {
-    throw new InvalidArgumentError(`give a whole number of processes from 1 (one process, no cluster) to ${MAX_WORKERS}; the default is one per core (${availableParallelism()} here)`)
+    throw new InvalidArgumentError(`give a whole number of processes from 1 (one process, no cluster; the default) to ${MAX_WORKERS}, or auto (one per core, ${availableParallelism()} here)`)
   }
   return n
 }
@@ -65,7 +66,7 @@ interface ServeFlags {
   logLevel?: LogLevel
   accessLog?: string
   accessLogFormat?: string
-  workers?: number
+  workers?: number | 'auto'
 }
 
 /** The config file (given or found in the working directory) with the command-line flags over it. */
@@ -120,7 +121,7 @@ program
   .option('--log-level <level>', 'error, warn, info or debug (default info)', logLevel)
   .option('--access-log <file>', 'one line per request to FILE (appended), or - for stdout')
   .option('--access-log-format <format>', 'combined (NCSA, like varnishncsa; default) or json')
-  .option('--workers <n>', `processes serving the listen port, each with its own memory store (default: one per core, ${availableParallelism()} here; 1: one process, no cluster)`, workerCount)
+  .option('--workers <n>', `processes serving the listen port, each with its own memory store (default 1: one process, no cluster; auto: one per core, ${availableParallelism()} here)`, workerCount)
   .action(async (flags: Omit<ServeFlags, 'admin'> & { admin?: string | boolean }) => {
     try {
       if (flags.admin === true) delete flags.admin // commander's default for --no-admin when not given

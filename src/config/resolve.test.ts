@@ -3,8 +3,8 @@
  * frozen, validated config. Every error must be ERR_CONFIG_INVALID and name the key path, the
  * bad value and the fix, one line per problem.
  */
-import assert from 'node:assert/strict'
 import { availableParallelism } from 'node:os'
+import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { LacquerError } from '../errors.js'
 import { TRACKING_COOKIE_PATTERNS } from '../policy/cookies.js'
@@ -57,7 +57,7 @@ describe('resolveConfig: defaults', () => {
     const config = resolveConfig({ origin: ORIGIN })
     assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8080 })
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 8081 })
-    assert.equal(config.workers, availableParallelism())
+    assert.equal(config.workers, 1)
     assert.deepEqual(config.origin, { url: ORIGIN, connections: 256, connectTimeoutMs: 5000, firstByteTimeoutMs: 60_000, betweenBytesTimeoutMs: 60_000 })
     assert.deepEqual(config.store, { maxBytes: 256 * 1024 ** 2, maxObjectBytes: 16 * 1024 ** 2 })
     assert.deepEqual(config.limits, { maxHeaderBytes: 32 * 1024, maxHeaderCount: 100, maxUrlBytes: 8 * 1024 })
@@ -148,6 +148,12 @@ describe('resolveConfig: options', () => {
     assert.equal(config.isCoalescing, false)
     assert.equal(config.logLevel, 'debug')
     assert.deepEqual(config.perUser, { secret: SECRET, isSecretGenerated: false, maxEntriesPerUser: 5, maxBytesPerUser: 64 * 1024 })
+  })
+
+  test('workers: a number as given, auto one per core, anything else refused with the key named', () => {
+    assert.equal(resolveConfig({ origin: ORIGIN, workers: 3 }).workers, 3)
+    assert.equal(resolveConfig({ origin: ORIGIN, workers: 'auto' }).workers, availableParallelism())
+    assert.ok(errorLines(resolve({ workers: 'all' as never })).some((line) => line.startsWith('workers')), 'names workers')
   })
 
   test('origin as a string or as { url } is the same', () => {

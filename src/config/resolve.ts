@@ -180,7 +180,9 @@ export function resolveConfig(input: LacquerConfig): ResolvedConfig {
   const config: ResolvedConfig = {
     listen: parseListenAddress('listen', c.listen ?? DEFAULTS.listen),
     admin: c.admin === false ? null : parseListenAddress('admin', c.admin ?? DEFAULTS.admin),
-    workers: c.workers ?? availableParallelism(),
+    // one process unless asked: each worker has a store of its own (ADR 0008), so with N a URL is stored N times and a
+    // client's next request finds it only when it reaches the same worker
+    workers: c.workers === 'auto' ? availableParallelism() : c.workers ?? 1,
     origin: {
       url: first.url,
       connections: first.connections,

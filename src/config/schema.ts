@@ -113,8 +113,14 @@ const hooksSchema = z.strictObject(Object.fromEntries(HOOK_NAMES.map((n) => [n, 
 export const configSchema = z.strictObject({
   listen: address.optional(),
   admin: z.union([address, z.literal(false)]).optional(),
-  /** processes serving the listen port (`lacquer serve` only; the library is one process); default: one per core */
-  workers: z.number().int({ message: 'a whole number of processes' }).min(1, { message: 'must be ≥ 1 (1: one process, no cluster)' }).max(MAX_WORKERS, { message: `must be ≤ ${MAX_WORKERS}` }).optional(),
+  /**
+   * processes serving the listen port (`lacquer serve` only; the library is one process);
+   * default 1; `auto`: one per core. Each worker has its own store (ADR 0008).
+   */
+  workers: z.union([
+    z.number().int({ message: 'a whole number of processes, or "auto" (one per core)' }).min(1, { message: 'must be ≥ 1 (1: one process, no cluster)' }).max(MAX_WORKERS, { message: `must be ≤ ${MAX_WORKERS}` }),
+    z.literal('auto'),
+  ]).optional(),
   /** one origin; or `origins` for several (exactly one of the two) */
   origin: z.union([z.string(), originObject]).optional(),
   origins: z.array(z.union([z.string(), originObject])).min(1, { message: 'give at least one origin' }).optional(),

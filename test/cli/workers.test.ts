@@ -5,13 +5,15 @@
  * and the receipt sums them; /metrics, /stats and `lacquer stat` add both up; per-user keys are
  * the same in both; a reload reaches both; a killed worker is replaced; SIGTERM drains and
  * exits 0; the stdout access log has one writer; a cold burst costs at most one origin request
- * per worker; a bad `--workers` is a CLI error.
+ * per worker; a bad `--workers` is a CLI error; without `--workers` it is one process, and
+ * `auto` is one per core.
  */
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { sleep, startOrigin, type TestOrigin } from '../helpers/origin.js'
@@ -350,6 +352,28 @@ test('--workers 0, -1, abc, 1.5: a CLI error with exit status 2; workers: 0 in a
   const check = runCli(['check-config', '--config', join(d, 'lacquer.config.yaml')], { children })
   assert.equal(await check.exited, 2)
   assert.match(check.stderr, /workers: 0 — must be ≥ 1/)
+})
+
+test('the default is one process, so that a second request on a new connection finds what the first stored; --workers auto and workers: auto start one per core', async () => {
+  const one = runCli(['serve', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { children })
+  const [, url, adminUrl] = await one.waitFor(/serving (http:\/\/\S+) → \S+ \(admin (http:\/\/[^)\s]+)\)\n/)
+  assert.equal((await stats(adminUrl!)).workers, undefined, 'no cluster by default')
+  const first = await request(`${url}/default-one`)
+  const second = await request(`${url}/default-one`)
+  assert.ok(!isHit(first) && isHit(second), `${cacheStatus(first)} then ${cacheStatus(second)}`)
+  one.child.kill('SIGTERM')
+  assert.equal(await one.exited, 0)
+  const cores = availableParallelism()
+  const d = dir({ 'lacquer.config.yaml': `origin: ${origin.url}\nworkers: auto\n` })
+  for (const args of [['--workers', 'auto', '--origin', origin.url], ['--config', join(d, 'lacquer.config.yaml')]]) {
+    const cli = runCli(['serve', ...args, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { children })
+    const banner = cores > 1 ? new RegExp(`serving (http://\\S+) → \\S+ \\(admin (http://[^)\\s]+)\\)(?: with \\S+)?, ${cores} workers\\n`)
+      : /serving (http:\/\/\S+) → \S+ \(admin (http:\/\/[^)\s]+)\)(?: with \S+)?\n/
+    const [, , autoAdmin] = await cli.waitFor(banner, 'stdout', 20_000)
+    assert.equal((await stats(autoAdmin!)).workers?.length, cores > 1 ? cores : undefined, args.join(' '))
+    cli.child.kill('SIGTERM')
+    assert.equal(await cli.exited, 0)
+  }
 })
 
 test('store.maxObjectSize above a worker\'s share of store.size is refused at start, exit status 2', async () => {
