@@ -142,7 +142,12 @@ export interface PreparedObject {
   readonly head: PreparedHead
   /** `cache-status: ` and the upstream members with a trailing `, ` */
   readonly cacheStatusStart: string
+  /** what it holds in memory, as counted by the store (accountDerived) */
+  readonly bytes: number
 }
+
+/** Bytes a prepared head holds beyond its text: the two objects and the string's header (V8, 64-bit). */
+const PREPARED_OVERHEAD = 128
 
 /**
  * A hit that is sent as stored: no client conditional to answer (or not a matching one), no
@@ -171,8 +176,11 @@ function preparedFor(tx: Transaction, object: StoredObject): PreparedObject | un
   const cacheStatusStart = upstream.length ? `cache-status: ${upstream.join(', ')}, ` : 'cache-status: '
   // a field a hit cannot send as it is: every hit takes the per-response path, which answers as it always did
   if (!head || INVALID_VALUE.test(cacheStatusStart)) return undefined
-  const prepared: PreparedObject = { headers: object.headers, status: object.status, config, head, cacheStatusStart }
+  const bytes = head.text.length + cacheStatusStart.length + PREPARED_OVERHEAD
+  const prepared: PreparedObject = { headers: object.headers, status: object.status, config, head, cacheStatusStart, bytes }
   object.prepared = prepared
+  // the store's bounds count what the object holds, this too (the one it replaces no longer)
+  tx.ctx.store.accountDerived?.(object, bytes - (known?.bytes ?? 0))
   return prepared
 }
 

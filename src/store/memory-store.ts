@@ -143,6 +143,16 @@ export class MemoryStore implements CacheStore {
     this.evict()
   }
 
+  accountDerived(object: StoredObject, bytes: number): void {
+    const slot = this.slotOf(object)
+    if (!slot) return
+    slot.bytes += bytes
+    this.bytes += bytes
+    const part = object.partition === undefined ? undefined : this.partitions.get(object.partition)
+    if (part) part.bytes += bytes
+    this.evict()
+  }
+
   deletePartition(partition: string): number {
     const part = this.partitions.get(partition)
     if (!part) return 0

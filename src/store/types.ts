@@ -110,6 +110,12 @@ export interface CacheStore {
   openWrite(head: ObjectHead, expectedBytes?: number): StoreWriter | undefined
   /** Replaces the metadata of a stored object in place (a 304 or HEAD update, RFC 9111 §4.3.4). */
   update(object: StoredObject, head: Pick<StoredObject, 'headers' | 'cc' | 'isTargeted' | 'freshness' | 'deleteAt' | 'status' | 'statusText'> & { graceMs?: number; softPurgedAt?: undefined; tags?: readonly string[] }): void | Promise<void>
+  /**
+   * Optional, for stores that hold objects in this process: the object now holds `bytes` more
+   * (or fewer, when negative) that delivery derived from it (its prepared head, fsm/deliver.ts),
+   * counted against the store's bounds as its own bytes are.
+   */
+  accountDerived?(object: StoredObject, bytes: number): void
   /** Optional: removes every object of one partition (one user's entries); returns the count. */
   deletePartition?(partition: string): number | Promise<number>
   /** Removes every variant of `key`; returns how many were removed. */

@@ -46,6 +46,25 @@ describe('MemoryStore: byte accounting', () => {
     assert.equal(store.stats().bytes, cost(100))
   })
 
+  test('accountDerived() counts what delivery derived from an object (its prepared head), gives it back, and evicts to stay within maxBytes', async () => {
+    const store = new MemoryStore({ maxBytes: cost(100) * 2 + 500, maxObjectBytes: 10_000 })
+    await putObject(store, head('a'), Buffer.alloc(100))
+    await putObject(store, head('b'), Buffer.alloc(100))
+    const a = store.lookup('a', [])!
+    store.accountDerived(a, 300)
+    assert.equal(store.stats().bytes, cost(100) * 2 + 300)
+    store.accountDerived(a, -300)
+    assert.equal(store.stats().bytes, cost(100) * 2)
+    // over the bound: the least recently used (b, since a was looked up after it) goes
+    store.accountDerived(a, 600)
+    assert.deepEqual(await keysPresent(store, ['a', 'b']), ['a'])
+    assert.equal(store.stats().bytes, cost(100) + 600)
+    store.delete('a')
+    assert.equal(store.stats().bytes, 0, 'the derived bytes leave with the object')
+    store.accountDerived(a, 100)
+    assert.equal(store.stats().bytes, 0, 'an object no longer stored is not counted')
+  })
+
   test('update() of an object no longer stored changes nothing', async () => {
     const store = new MemoryStore({ maxBytes: 100_000, maxObjectBytes: 10_000 })
     await putObject(store, head('a'), Buffer.alloc(100))

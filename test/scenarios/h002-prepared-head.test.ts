@@ -267,3 +267,17 @@ test("a rule's response header edits are applied on hits", async () => {
   }
   assert.equal(origin.count('/edited'), 1)
 })
+
+test("the store counts a prepared head once, at the first hit: it is part of what the object holds", async () => {
+  const storeBytes = async () => ((await (await fetch(`${proxy.adminUrl}/stats`)).json()) as { store: { bytes: number } }).store.bytes
+  origin.on('/counted', served({ 'x-field': 'v'.repeat(40) }))
+  await fetchOnce('/counted')
+  const stored = await storeBytes()
+  const hit = await fetchOnce('/counted')
+  const prepared = await storeBytes()
+  // the head's text (status line and fields as sent, less Age and Cache-Status) and a fixed overhead
+  const headText = hit.statusLine.length + 2 + hit.fields.filter(([n]) => n !== 'age' && n !== 'cache-status').reduce((n, [k, v]) => n + k.length + v.length + 4, 0)
+  assert.ok(prepared - stored >= headText && prepared - stored <= headText + 200, `${prepared - stored} bytes counted for a head of ${headText}`)
+  await fetchOnce('/counted')
+  assert.equal(await storeBytes(), prepared, 'later hits add nothing')
+})
