@@ -16,7 +16,12 @@
 // VM the largest source of noise), and how many access-log lines were written for the requests wrk made
 // (the log drops lines when its output cannot keep up).
 //
-//   npm run build && node bench/observe-overhead.mjs [--rounds 3] [--duration 10] [--connections 64]
+//   npm run build && node bench/observe-overhead.mjs [--rounds 3] [--duration 10] [--connections 64] [--alternate [--metrics-only | --log-only]]
+//
+// --alternate measures the same thing another way: one Lacquer per log format whose metrics and
+// access log are switched off and on every second (LACQUER_BENCH_OBSERVE_TOGGLE_MS, a switch for
+// benchmarks only), the CPU per hit of the on and off seconds compared within one process: no
+// spread between separately started processes, which on this VM is larger than the overhead.
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import http from 'node:http'
@@ -115,6 +120,69 @@ function cpuTicks() {
 const lineCount = (file) => (file && existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0)
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const uptime = () => { try { return execFileSync('uptime', { encoding: 'utf8' }).trim() } catch { return `load ${loadavg().map((x) => x.toFixed(2)).join(' ')}` } }
+
+// --alternate: one Lacquer per format, observing switched off and on every second inside it
+// (LACQUER_BENCH_OBSERVE_TOGGLE_MS, observe/bench-toggle.ts); the phases' CPU per hit compared
+if (process.argv.includes('--alternate')) {
+  await alternate()
+  process.exit(0)
+}
+
+async function alternate() {
+  const part = process.argv.includes('--metrics-only') ? 'metrics' : process.argv.includes('--log-only') ? 'log' : 'both'
+  const formats = process.argv.includes('--metrics-only') ? { combined: [] } : { combined: [], json: [] }
+  console.log(`observe-overhead --alternate: ${part === 'both' ? 'metrics and access log (to a file)' : part === 'metrics' ? 'metrics (the access log on throughout)' : 'the access log (to a file; metrics on throughout)'} switched off and on every 1 s in one process, ${DURATION_S} s of wrk per run, ${ROUNDS} runs per format`)
+  console.log(`  before: ${uptime()}`)
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const format of Object.keys(formats)) {
+        const file = join(dir, `alternate-${format}-${round}.log`)
+        const [cmd, args] = pinned(0, process.execPath, [BIN, 'serve', '--workers', '1', '--origin', originUrl, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', '--access-log', file, '--access-log-format', format])
+        const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LACQUER_BENCH_OBSERVE_TOGGLE_MS: '1000', LACQUER_BENCH_OBSERVE_TOGGLE: part } })
+        let out = ''
+        let err = ''
+        child.stdout.on('data', (d) => { out += d })
+        child.stderr.on('data', (d) => { err += d })
+        const started = Date.now()
+        while (!/serving (http:\/\/\S+)/.test(out)) {
+          if (child.exitCode !== null || Date.now() - started > 10_000) throw new Error(`lacquer did not start: ${out}${err}`)
+          await new Promise((r) => setTimeout(r, 20))
+        }
+        const url = /serving (http:\/\/\S+)/.exec(out)[1]
+        try {
+          await get(`${url}/page`)
+          wrk(url, WARMUP_S)
+          child.kill('SIGUSR2') // the warm-up's sums, thrown away
+          await new Promise((r) => setTimeout(r, 200))
+          const from = err.length
+          wrk(url, DURATION_S)
+          child.kill('SIGUSR2')
+          const until = Date.now() + 5000
+          while (!err.slice(from).includes('observeToggle') && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+          const { observeToggle: t } = JSON.parse(err.slice(from).split('\n').find((l) => l.includes('observeToggle')))
+          const perHit = (p) => p.cpuUs / p.hits
+          const rate = (p) => (p.hits * 1000) / p.ms
+          const result = { onUs: perHit(t.on), offUs: perHit(t.off), onRate: rate(t.on), offRate: rate(t.off), hits: t.on.hits + t.off.hits }
+          formats[format].push(result)
+          console.log(`  round ${round} ${format.padEnd(8)}  off ${result.offUs.toFixed(2)} µs/hit ${result.offRate.toFixed(0)} hits/s · on ${result.onUs.toFixed(2)} µs/hit ${result.onRate.toFixed(0)} hits/s · CPU +${((result.onUs / result.offUs - 1) * 100).toFixed(1)} %, hits/s −${((1 - result.onRate / result.offRate) * 100).toFixed(1)} %`)
+        } finally {
+          await stop(child)
+          rmSync(file, { force: true })
+          try { execFileSync('sync') } catch { /* best effort */ }
+        }
+      }
+    }
+  } finally {
+    origin.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  console.log(`  after: ${uptime()}`)
+  for (const [format, runs] of Object.entries(formats)) {
+    const cpuOverhead = median(runs.map((r) => r.onUs / r.offUs - 1))
+    const rateOverhead = median(runs.map((r) => 1 - r.onRate / r.offRate))
+    console.log(`${part === 'both' ? `metrics + ${format} log to a file` : part === 'metrics' ? 'metrics' : `${format} log to a file`}, median of ${runs.length}: CPU per hit ${median(runs.map((r) => r.offUs)).toFixed(2)} → ${median(runs.map((r) => r.onUs)).toFixed(2)} µs (+${(cpuOverhead * 100).toFixed(1)} %), hits/s −${(rateOverhead * 100).toFixed(1)} %`)
+  }
+}
 
 console.log(`observe-overhead: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${hasTaskset ? 'taskset: lacquer on CPU 0, wrk on CPU 1' : 'no taskset: unpinned'}`)
 console.log(`  ${ROUNDS} rounds × ${Object.keys(VARIANTS).length} variants, ${DURATION_S} s each, ${CONNECTIONS} connections, 1 KB hits`)

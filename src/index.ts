@@ -25,6 +25,7 @@ import { type InvalidationBus, LocalInvalidationBus } from './invalidate/bus.js'
 import { Invalidator } from './invalidate/invalidator.js'
 import { AccessLog } from './observe/access-log.js'
 import { Observer } from './observe/observer.js'
+import { type TogglePart, startObserveToggle } from './observe/bench-toggle.js'
 import { TrustGuard } from './invalidate/trust.js'
 
 export type { ProxyOptions, ResolvedConfig } from './config/resolve.js'
@@ -95,6 +96,9 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
     invalidator, bus: extras.bus ?? new LocalInvalidationBus(invalidator), trust: new TrustGuard(config.trust), observer,
   }
   const server = createProxyServer(ctx)
+  // a benchmark switch, not a user feature (bench/observe-overhead.mjs --alternate)
+  const toggleMs = Number(process.env.LACQUER_BENCH_OBSERVE_TOGGLE_MS)
+  const stopToggle = toggleMs > 0 ? startObserveToggle(ctx, toggleMs, process.env.LACQUER_BENCH_OBSERVE_TOGGLE as TogglePart | undefined) : undefined
   const adminSource = new LocalAdminSource(ctx, extras.onReloadRequest)
   const admin = config.admin ? createAdminServer(adminSource) : null
 
@@ -160,6 +164,7 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
       observer.accessLog?.reopen()
     },
     async close() {
+      stopToggle?.()
       log('info', 'lacquer closing: finishing responses under way', { drainMs: DRAIN_TIMEOUT_MS })
       admin?.hub.close()
       await Promise.all([server.close(DRAIN_TIMEOUT_MS), admin ? closeServer(admin, 0) : undefined])

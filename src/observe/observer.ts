@@ -31,11 +31,12 @@ export class Observer {
   accessLog?: AccessLog
 
   /**
-   * @param isCounting false only for benchmarks (`LACQUER_BENCH_METRICS=off`, see
+   * @param isCounting false only for benchmarks (`LACQUER_BENCH_METRICS=off`, or switched by
+   * observe/bench-toggle.ts; see
    * bench/observe-overhead.mjs): requests are then not counted in the metrics nor the live
    * numbers, so that a benchmark can tell what counting costs. Not a user feature.
    */
-  constructor(private readonly isCounting = true) {}
+  constructor(public isCounting = true) {}
 
   /** A client request has finished (its response complete, aborted or refused). */
   request(tx: Transaction): void {
