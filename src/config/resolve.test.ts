@@ -153,7 +153,7 @@ describe('resolveConfig: options', () => {
   test('workers: a number as given, auto one per core, anything else refused with the key named', () => {
     assert.equal(resolveConfig({ origin: ORIGIN, workers: 3 }).workers, 3)
     assert.equal(resolveConfig({ origin: ORIGIN, workers: 'auto' }).workers, availableParallelism())
-    assert.ok(errorLines(resolve({ workers: 'all' as never })).some((line) => line.startsWith('workers')), 'names workers')
+    assert.ok(errorLines(resolve({ workers: 'all' as never })).some((line) => /^workers: "all" — give a whole number .* or auto/.test(line)), 'names workers and the fix')
   })
 
   test('origin as a string or as { url } is the same', () => {

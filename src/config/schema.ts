@@ -251,6 +251,7 @@ const UNION_HINTS: Record<string, string> = {
   admin: 'give HOST:PORT (keep it on loopback, e.g. 127.0.0.1:8081) or false for no admin port',
   perUser: 'give exactly one of { cookie: NAME } or { header: NAME }',
   accessLog: 'give false (no access log) or { format: combined | json, output: FILE | - }',
+  workers: `give a whole number of processes from 1 (one process, the default) to ${MAX_WORKERS}, unquoted, or auto (one per core)`,
 }
 
 type Issue = z.core.$ZodIssue

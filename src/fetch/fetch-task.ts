@@ -52,6 +52,8 @@ export interface FetchJob {
   body?: Buffer | Readable
   /** a stored response to revalidate (RFC 9111 §4.3.1) */
   stale?: StoredObject
+  /** the stored response is not to be revalidated (the origin's 304 selected none): asked for whole; `stale` stays for stale-if-error */
+  withoutValidators?: boolean
   /** Cache-Status detail for a pass */
   passDetail?: CacheStatusDetail
   /** the store partition (one user's entries) of a per-user key */
@@ -88,7 +90,7 @@ export function prepareOriginHeaders(ctx: ProxyContext, job: FetchJob): HeaderLi
       || name === 'if-match' || name === 'if-unmodified-since')) continue
     out.push([name, value])
   }
-  if (job.stale) out.push(...validatorsFor(job.stale.headers))
+  if (job.stale && !job.withoutValidators) out.push(...validatorsFor(job.stale.headers))
   const via = `1.1 ${ctx.config.name}`
   const previousVia = getAll(out, 'via')
   removeAll(out, 'via')
@@ -168,8 +170,16 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     }
   }
 
+  // RFC 9111 §4.3.4: a 304 whose validators select no stored response cannot update ours, and
+  // the client asked nothing conditional (§4.3.2: its conditionals are answered from the
+  // store): asked again once, without validators, for the whole response
+  if (job.stale && !job.withoutValidators && res.status === 304 && !notModifiedSelects(received, job.stale.headers)) {
+    res.body.resume()
+    ctx.log('warn', 'the origin answered 304 with validators that select no stored response; asked again without them', { key: job.key })
+    return runFetch(ctx, { ...job, withoutValidators: true }, busy)
+  }
   // ── revalidate: a 304 for the stored response we asked about (RFC 9111 §4.3.4)
-  if (job.stale && res.status === 304 && notModifiedSelects(received, job.stale.headers)) {
+  if (job.stale && !job.withoutValidators && res.status === 304 && notModifiedSelects(received, job.stale.headers)) {
     res.body.resume()
     const merged = mergeHeaders(job.stale.headers, received)
     if (job.stale.esi) stripForEsi(merged)

@@ -63,13 +63,14 @@ export const miss: Step = {
  * coalescing for a while, so the next requests go to the origin in parallel instead of
  * queueing behind one another; a stored answer ends that at once. Failing origins (5xx) are
  * not remembered: that is stale-if-error's business. Nor is an answer unshareable because of
- * the request (its no-store, Authorization…, detail REQUEST-*): one client's header must not
- * switch coalescing off for everyone (an attacker could, just as a popular page expires).
+ * the request (its no-store, Authorization…, detail REQUEST-*), nor the answer to a HEAD (it
+ * says nothing of the GET's): one client's request must not switch coalescing off for everyone
+ * (an attacker could, just as a popular page expires).
  */
 function rememberUncacheable(tx: Transaction, head: FetchedHead): void {
   const { ctx } = tx
   if (head.isStored) ctx.hitForMiss.forget(tx.key)
-  else if (!head.isShareable && !ERROR_STATUSES.has(head.status) && !head.detail?.startsWith('REQUEST-') && ctx.config.hitForMissMs > 0) {
+  else if (tx.request.method === 'GET' && !head.isShareable && !ERROR_STATUSES.has(head.status) && !head.detail?.startsWith('REQUEST-') && ctx.config.hitForMissMs > 0) {
     ctx.hitForMiss.remember(tx.key, ctx.config.hitForMissMs)
   }
 }

@@ -225,7 +225,9 @@ export function classifyOriginError(err: unknown): LacquerError {
     return new LacquerError('ERR_ORIGIN_INCOMPLETE_BODY', (err as Error).message, { cause: err })
   }
   if ((err as Error)?.name === 'HTTPParserError' || code?.startsWith('HPE_') || code === 'ERR_ASSERTION'
-    || err instanceof undiciErrors.ResponseError || code === 'UND_ERR_INVALID_ARG') {
+    || err instanceof undiciErrors.ResponseError || code === 'UND_ERR_INVALID_ARG'
+    // a response head larger than undici's limit (16 KiB): the origin's answer, not its connection
+    || err instanceof undiciErrors.HeadersOverflowError || code === 'UND_ERR_HEADERS_OVERFLOW') {
     return new LacquerError('ERR_ORIGIN_BAD_RESPONSE', (err as Error).message, { cause: err })
   }
   return new LacquerError('ERR_ORIGIN_UNREACHABLE', (err as Error)?.message ?? String(err), { cause: err })
