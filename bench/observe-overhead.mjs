@@ -16,7 +16,7 @@
 // VM the largest source of noise), and how many access-log lines were written for the requests wrk made
 // (the log drops lines when its output cannot keep up).
 //
-//   npm run build && node bench/observe-overhead.mjs [--rounds 3] [--duration 10] [--connections 64] [--alternate [--metrics-only | --log-only]]
+//   npm run build && node bench/observe-overhead.mjs [--rounds 3] [--duration 10] [--connections 64] [--alternate [--metrics-only | --log-only | --control]]
 //
 // --alternate measures the same thing another way: one Lacquer per log format whose metrics and
 // access log are switched off and on every second (LACQUER_BENCH_OBSERVE_TOGGLE_MS, a switch for
@@ -129,9 +129,9 @@ if (process.argv.includes('--alternate')) {
 }
 
 async function alternate() {
-  const part = process.argv.includes('--metrics-only') ? 'metrics' : process.argv.includes('--log-only') ? 'log' : 'both'
+  const part = process.argv.includes('--metrics-only') ? 'metrics' : process.argv.includes('--log-only') ? 'log' : process.argv.includes('--control') ? 'none' : 'both'
   const formats = process.argv.includes('--metrics-only') ? { combined: [] } : { combined: [], json: [] }
-  console.log(`observe-overhead --alternate: ${part === 'both' ? 'metrics and access log (to a file)' : part === 'metrics' ? 'metrics (the access log on throughout)' : 'the access log (to a file; metrics on throughout)'} switched off and on every 1 s in one process, ${DURATION_S} s of wrk per run, ${ROUNDS} runs per format`)
+  console.log(`observe-overhead --alternate: ${part === 'both' ? 'metrics and access log (to a file)' : part === 'metrics' ? 'metrics (the access log on throughout)' : part === 'none' ? 'nothing (a control: both on throughout)' : 'the access log (to a file; metrics on throughout)'} switched off and on every 1 s in one process, ${DURATION_S} s of wrk per run, ${ROUNDS} runs per format`)
   console.log(`  before: ${uptime()}`)
   try {
     for (let round = 1; round <= ROUNDS; round++) {
@@ -180,7 +180,7 @@ async function alternate() {
   for (const [format, runs] of Object.entries(formats)) {
     const cpuOverhead = median(runs.map((r) => r.onUs / r.offUs - 1))
     const rateOverhead = median(runs.map((r) => 1 - r.onRate / r.offRate))
-    console.log(`${part === 'both' ? `metrics + ${format} log to a file` : part === 'metrics' ? 'metrics' : `${format} log to a file`}, median of ${runs.length}: CPU per hit ${median(runs.map((r) => r.offUs)).toFixed(2)} → ${median(runs.map((r) => r.onUs)).toFixed(2)} µs (+${(cpuOverhead * 100).toFixed(1)} %), hits/s −${(rateOverhead * 100).toFixed(1)} %`)
+    console.log(`${part === 'both' ? `metrics + ${format} log to a file` : part === 'metrics' ? 'metrics' : part === 'none' ? `control (nothing switched, ${format} log on)` : `${format} log to a file`}, median of ${runs.length}: CPU per hit ${median(runs.map((r) => r.offUs)).toFixed(2)} → ${median(runs.map((r) => r.onUs)).toFixed(2)} µs (+${(cpuOverhead * 100).toFixed(1)} %), hits/s −${(rateOverhead * 100).toFixed(1)} %`)
   }
 }
 

@@ -2,7 +2,7 @@
  * @module observe/bench-toggle
  * A benchmark switch, not a user feature (bench/observe-overhead.mjs --alternate): with
  * `LACQUER_BENCH_OBSERVE_TOGGLE_MS=N` the observer's counting and the access log (or only one of
- * them: `LACQUER_BENCH_OBSERVE_TOGGLE=metrics|log`) are turned off
+ * them: `LACQUER_BENCH_OBSERVE_TOGGLE=metrics|log`; `none` switches nothing, a control) are turned off
  * and on again every N ms in this one process, and the CPU time and hits of each phase are
  * added up. SIGUSR2 writes the sums to stderr as one JSON line and starts them again from zero. Both halves run in the same
  * process, JIT state and memory layout, so their difference is what observing costs, without
@@ -12,8 +12,8 @@ import type { ProxyContext } from '../context.js'
 
 export interface PhaseTotals { hits: number; cpuUs: number; ms: number }
 
-/** What is switched: the metrics and live numbers, the access log, or both. */
-export type TogglePart = 'metrics' | 'log' | 'both'
+/** What is switched: the metrics and live numbers, the access log, both, or nothing (a control: the method's own noise). */
+export type TogglePart = 'metrics' | 'log' | 'both' | 'none'
 
 export function startObserveToggle(ctx: ProxyContext, periodMs: number, parts: TogglePart = 'both'): () => void {
   const { observer } = ctx
@@ -36,8 +36,8 @@ export function startObserveToggle(ctx: ProxyContext, periodMs: number, parts: T
   const timer = setInterval(() => {
     close()
     phase = phase === 'on' ? 'off' : 'on'
-    if (parts !== 'log') observer.isCounting = phase === 'on'
-    if (parts !== 'metrics') observer.accessLog = phase === 'on' ? accessLog : undefined
+    if (parts === 'metrics' || parts === 'both') observer.isCounting = phase === 'on'
+    if (parts === 'log' || parts === 'both') observer.accessLog = phase === 'on' ? accessLog : undefined
   }, periodMs)
   timer.unref()
   const report = () => {
