@@ -4,9 +4,8 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, renameSync } from 'node:fs'
+import { readFileSync, renameSync } from 'node:fs'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { createProxy } from '../../src/index.js'
@@ -18,6 +17,10 @@ import { parseCacheControl } from '../../src/http-cache/cache-control.js'
 import { computeFreshness } from '../../src/http-cache/freshness.js'
 import { startOrigin, type TestOrigin } from '../helpers/origin.js'
 import { isHit, request, startProxy, type TestProxy } from '../helpers/proxy.js'
+import { useTempDirs } from '../helpers/temp-dirs.js'
+
+/** access log files, removed when this file's tests end */
+const temp = useTempDirs('lacquer-r004-')
 import { admin, adminPurge, countingRoute } from '../helpers/invalidation.js'
 
 const BIN = 'dist/src/cli/main.js'
@@ -61,7 +64,7 @@ test('an access log whose output breaks later (a full disk) drops and counts lin
 })
 
 test('a slow output keeps lines queued instead of dropping them at the first "slow down"', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lacquer-r004-'))
+  const dir = temp.dir()
   const file = join(dir, 'access.log')
   const log = new AccessLog({ format: 'json', output: file })
   const record = { remote: '127.0.0.1', time: Date.now(), method: 'GET', url: `/${'x'.repeat(400)}`, host: 'h', status: 200, bytes: 1, state: 'hit', durationMs: 1, id: 1 }
@@ -75,7 +78,7 @@ test('a slow output keeps lines queued instead of dropping them at the first "sl
 })
 
 test('reopen() (SIGHUP) writes to a new file after logrotate moved the old one away', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lacquer-r004-'))
+  const dir = temp.dir()
   const file = join(dir, 'access.log')
   const log = new AccessLog({ format: 'json', output: file })
   const record = { remote: '127.0.0.1', time: Date.now(), method: 'GET', url: '/before', host: 'h', status: 200, bytes: 1, state: 'hit', durationMs: 1, id: 1 }
