@@ -24,7 +24,9 @@ before(async () => {
     },
     '/slowshort': async (_req, res) => {
       await sleep(300)
-      res.writeHead(200, { 'cache-control': 'max-age=1', 'content-type': 'text/plain' })
+      // max-age=2, not 1: Date has whole seconds, so with the 300 ms delay a fresh answer can already
+      // be 1.3 s old when it arrives (RFC 9111 §4.2.3 apparent age)
+      res.writeHead(200, { 'cache-control': 'max-age=2', 'content-type': 'text/plain' })
       res.end('slow page')
     },
     '/huge-head': (_req, res) => {
@@ -56,10 +58,10 @@ test('a 304 whose ETag selects no stored response is never handed to a client th
 
 test('a HEAD on a stale object does not switch coalescing off for the URL (hit-for-miss is for GET answers)', async () => {
   await request(`${proxy.url}/slowshort`)
-  await sleep(1100)
+  await sleep(2100)
   const head = await request(`${proxy.url}/slowshort`, { method: 'HEAD' })
   assert.equal(head.status, 200)
-  await sleep(1100)
+  await sleep(2100)
   const before = origin.count('/slowshort')
   const answers = await Promise.all(Array.from({ length: 6 }, () => request(`${proxy.url}/slowshort`)))
   assert.ok(answers.every((r) => r.status === 200 && r.body === 'slow page'))
