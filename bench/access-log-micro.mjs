@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // What the access log and the metrics cost per request, in-process, without HTTP: the numbers
 // behind the design of observe/access-log.ts (see bench/README.md, observe-overhead.mjs).
-//   - capture: AccessLogBatch.add, the hot path's part of the log;
-//   - format: AccessLogBatch.take (a batch of 600 requests to bytes), combined and json, with
-//     and without a 100-character User-Agent (wrk sends none; browsers do);
+//   - a line: AccessLogBatch.add (the line written as bytes: the hot path's part of the log) and
+//     take (the batch handed over), combined and json, with and without a 100-character
+//     User-Agent (wrk sends none; browsers do);
 //   - worker hand-off: what moving the formatting to a worker_threads worker would cost before
 //     any formatting: postMessage of the batch's string columns (structured clone) plus one
-//     transferred Float64Array — on the main thread, and in total (main + worker's deserialising);
+//     transferred Float64Array — on the main thread, and in total (main + worker's deserialising).
+//     Measured and not adopted: it costs the serving thread about as much as formatting does;
 //   - metrics: Observer.request on synthetic hits with counting on and off (no access log).
 // Each figure is the minimum over many rounds (ns per request), the least disturbed by other
 // processes; run it pinned (`taskset -c 0`) on a quiet machine.
@@ -44,28 +45,19 @@ function minNs(fn, rounds = ROUNDS) {
 const row = (name, ns) => console.log(`  ${name.padEnd(58)} ${ns.toFixed(0).padStart(5)} ns/request`)
 
 console.log(`access-log-micro: node ${process.version}, batches of ${N} requests, min of ${ROUNDS} rounds`)
-const batch = new AccessLogBatch()
-const add = (rs) => { for (const r of rs) batch.add(r.remote, r.time, r.method, r.url, r.httpVersion, r.host, r.status, r.bytes, r.referer, r.userAgent, r.state, r.durationMs, r.originMs, r.id) }
 for (const withAgent of [false, true]) {
   const rs = records(withAgent)
   const label = withAgent ? 'with a User-Agent' : 'no User-Agent'
-  let capture = Infinity
-  for (let r = 0; r < ROUNDS; r++) {
-    const t0 = process.hrtime.bigint()
-    add(rs)
-    capture = Math.min(capture, Number(process.hrtime.bigint() - t0) / N)
-    batch.take('combined')
-  }
-  row(`capture (add), ${label}`, capture)
   for (const format of ['combined', 'json']) {
+    const batch = new AccessLogBatch(format)
     let min = Infinity
     for (let r = 0; r < ROUNDS; r++) {
-      add(rs)
       const t0 = process.hrtime.bigint()
-      batch.take(format)
+      for (const r of rs) batch.add(r.remote, r.time, r.method, r.url, r.httpVersion, r.host, r.status, r.bytes, r.referer, r.userAgent, r.state, r.durationMs, r.originMs, r.id)
+      batch.take()
       min = Math.min(min, Number(process.hrtime.bigint() - t0) / N)
     }
-    row(`format (take) ${format}, ${label}`, min)
+    row(`a ${format} line (add, take), ${label}`, min)
   }
 }
 

@@ -1,10 +1,10 @@
 /**
  * @module observe/access-log
  * One line per client request, like varnishncsa: NCSA combined (with the cache state and the
- * duration appended) or JSON lines. Off the hot path: a request only has its raw fields
- * captured into a batch (observe/access-log-batch.ts); the batch is formatted and written as
- * one chunk when it holds about 64 KiB of lines, or FLUSH_DELAY_MS after its first request —
- * a few dozen writes a second under load instead of one per event-loop turn. While the output
+ * duration appended) or JSON lines. Off the hot path: a request's line is written as bytes
+ * into a batch (observe/access-log-batch.ts: no string made, none kept), and the batch is
+ * written as one chunk when it holds 64 KiB of lines, or FLUSH_DELAY_MS after its first
+ * request — a few dozen writes a second under load instead of one per event-loop turn. While the output
  * is slow (a pipe nobody reads, a slow disk) formatted batches wait in a bounded queue (4 MiB);
  * beyond it, or while the output is broken (a full disk), requests are dropped and counted
  * (`lacquer_access_log_dropped_total`), never allowed to slow requests down, buffer without
@@ -44,7 +44,7 @@ export interface AccessRecord {
 
 /** Bytes queued beyond which requests are dropped until the output drains. */
 const MAX_QUEUED_BYTES = 4 << 20
-/** A batch this large (estimated) is written at once. */
+/** A batch this large is written at once. */
 const BATCH_BYTES = 64 << 10
 /** The longest a request waits in a batch before its line is written. */
 export const FLUSH_DELAY_MS = 20
@@ -52,7 +52,7 @@ export const FLUSH_DELAY_MS = 20
 const CLOSE_WAIT_MS = 5000
 
 export class AccessLog {
-  private readonly batch = new AccessLogBatch()
+  private readonly batch: AccessLogBatch
   /** formatted batches the output has not taken yet (it is slow or broken) */
   private queue: Buffer[] = []
   private queuedBytes = 0
@@ -62,7 +62,6 @@ export class AccessLog {
   /** the output failed (e.g. a full disk): requests are dropped until a reopen */
   private isBroken = false
   dropped = 0
-  private readonly format: AccessLogFormat
   private out!: Writable
   private readonly path?: string
   /** chunks handed to the output that it has not written yet */
@@ -77,7 +76,7 @@ export class AccessLog {
   }
 
   constructor(options: { format: AccessLogFormat; output: string | Writable }, private readonly onError: (message: string) => void = () => {}) {
-    this.format = options.format
+    this.batch = new AccessLogBatch(options.format)
     const { output } = options
     if (typeof output !== 'string') this.attach(output)
     else if (output === '-' || output === 'stdout') this.attach(process.stdout)
@@ -116,8 +115,8 @@ export class AccessLog {
   }
 
   /**
-   * One finished request, its fields given one by one: the hot path's call, which allocates
-   * nothing and formats nothing.
+   * One finished request, its fields given one by one: the hot path's call, which writes the
+   * line's bytes into the batch and keeps no reference to the strings.
    */
   request(remote: string, time: number, method: string, url: string, httpVersion: string | undefined, host: string, status: number, bytes: number,
     referer: string | undefined, userAgent: string | undefined, state: string, durationMs: number, originMs: number | undefined, id: number): void {
@@ -133,14 +132,14 @@ export class AccessLog {
     this.request(r.remote, r.time, r.method, r.url, r.httpVersion, r.host, r.status, r.bytes, r.referer, r.userAgent, r.state, r.durationMs, r.originMs, r.id)
   }
 
-  /** Formats the pending requests and writes them (or queues them while the output is slow or broken). */
+  /** Writes the pending lines (or queues them while the output is slow or broken). */
   flush(): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer)
       this.timer = undefined
     }
     if (this.batch.length > 0) {
-      const chunk = this.batch.take(this.format)
+      const chunk = this.batch.take()
       this.queue.push(chunk)
       this.queuedBytes += chunk.length
     }

@@ -48,4 +48,9 @@ test('the report sums hits and CPU per phase, then starts again from zero', asyn
   assert.ok(first.on.hits > 0 && first.off.hits > 0, JSON.stringify(first))
   assert.ok(first.on.ms > 0 && first.off.ms > 0 && first.on.cpuUs >= 0)
   assert.equal(second.on.hits + second.off.hits, 0, 'started again from zero')
+  // each phase on its own, in order, adding up to the sums
+  assert.deepEqual(first.phases.map((p: { phase: string }) => p.phase).slice(0, 2), ['on', 'off'])
+  assert.equal(first.phases.reduce((n: number, p: { hits: number }) => n + p.hits, 0), 60)
+  assert.equal(first.phases.filter((p: { phase: string }) => p.phase === 'off').reduce((n: number, p: { hits: number }) => n + p.hits, 0), first.off.hits)
+  assert.deepEqual(second.phases.map((p: { hits: number }) => p.hits), [0])
 })
