@@ -16,12 +16,16 @@
 // VM the largest source of noise), and how many access-log lines were written for the requests wrk made
 // (the log drops lines when its output cannot keep up).
 //
-//   npm run build && node bench/observe-overhead.mjs [--rounds 3] [--duration 10] [--connections 64] [--alternate [--metrics-only | --log-only | --control]]
+//   npm run build && node bench/observe-overhead.mjs [--rounds 3] [--duration 10] [--connections 64]
+//                     [--alternate [--metrics-only | --log-only | --control] [--period MS]]
 //
 // --alternate measures the same thing another way: one Lacquer per log format whose metrics and
 // access log are switched off and on every second (LACQUER_BENCH_OBSERVE_TOGGLE_MS, a switch for
 // benchmarks only), the CPU per hit of the on and off seconds compared within one process: no
 // spread between separately started processes, which on this VM is larger than the overhead.
+// Each "on" phase is also compared with the mean of the two "off" phases around it; the mean of
+// those ratios over a run is given with its 95 % confidence interval (±1.96 standard errors),
+// so that an overhead is told apart from the method's own noise (`--control` measures that noise).
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import http from 'node:http'
@@ -35,6 +39,8 @@ const arg = (name, fallback) => {
 const ROUNDS = arg('rounds', 3)
 const DURATION_S = arg('duration', 10)
 const CONNECTIONS = arg('connections', 64)
+// --period MS: how often --alternate switches (shorter: more on/off pairs, the VM's slow drifts averaged out)
+const PERIOD_MS = arg('period', 1000)
 const WARMUP_S = 2
 const BIN = 'dist/src/cli/main.js'
 const WRK = '/usr/bin/wrk'
@@ -121,6 +127,32 @@ const lineCount = (file) => (file && existsSync(file) ? readFileSync(file, 'utf8
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const uptime = () => { try { return execFileSync('uptime', { encoding: 'utf8' }).trim() } catch { return `load ${loadavg().map((x) => x.toFixed(2)).join(' ')}` } }
 
+/** A ratio as a signed percentage, one decimal. */
+const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`
+
+/**
+ * Each "on" phase's figure over the mean of the "off" phases just before and after it (the first
+ * two phases are left out: the switch's own start): the ratios' count, mean and standard deviation.
+ */
+function pairedRatios(phases, figure) {
+  const ratios = []
+  for (let i = 3; i + 1 < phases.length; i++) {
+    const [before, here, after] = [phases[i - 1], phases[i], phases[i + 1]]
+    if (here.phase !== 'on' || before.phase !== 'off' || after.phase !== 'off' || !here.hits || !before.hits || !after.hits) continue
+    ratios.push(figure(here) / ((figure(before) + figure(after)) / 2))
+  }
+  return stats(ratios)
+}
+function stats(xs) {
+  const n = xs.length
+  const mean = xs.reduce((a, b) => a + b, 0) / (n || 1)
+  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, n - 1))
+  return { n, mean, sd, xs }
+}
+const pool = (list) => stats(list.flatMap((s) => s.xs))
+/** `+3.1 % ± 0.8 %`: the mean ratio's difference from 1 and its 95 % confidence interval (±1.96 standard errors). */
+const interval = ({ n, mean, sd }) => `${pct(mean - 1)} ± ${((1.96 * sd * 100) / Math.sqrt(Math.max(1, n))).toFixed(1)} % (n = ${n})`
+
 // --alternate: one Lacquer per format, observing switched off and on every second inside it
 // (LACQUER_BENCH_OBSERVE_TOGGLE_MS, observe/bench-toggle.ts); the phases' CPU per hit compared
 if (process.argv.includes('--alternate')) {
@@ -131,14 +163,14 @@ if (process.argv.includes('--alternate')) {
 async function alternate() {
   const part = process.argv.includes('--metrics-only') ? 'metrics' : process.argv.includes('--log-only') ? 'log' : process.argv.includes('--control') ? 'none' : 'both'
   const formats = process.argv.includes('--metrics-only') ? { combined: [] } : { combined: [], json: [] }
-  console.log(`observe-overhead --alternate: ${part === 'both' ? 'metrics and access log (to a file)' : part === 'metrics' ? 'metrics (the access log on throughout)' : part === 'none' ? 'nothing (a control: both on throughout)' : 'the access log (to a file; metrics on throughout)'} switched off and on every 1 s in one process, ${DURATION_S} s of wrk per run, ${ROUNDS} runs per format`)
+  console.log(`observe-overhead --alternate: ${part === 'both' ? 'metrics and access log (to a file)' : part === 'metrics' ? 'metrics (the access log on throughout)' : part === 'none' ? 'nothing (a control: both on throughout)' : 'the access log (to a file; metrics on throughout)'} switched off and on every ${PERIOD_MS} ms in one process, ${DURATION_S} s of wrk per run, ${ROUNDS} runs per format`)
   console.log(`  before: ${uptime()}`)
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const format of Object.keys(formats)) {
         const file = join(dir, `alternate-${format}-${round}.log`)
         const [cmd, args] = pinned(0, process.execPath, [BIN, 'serve', '--workers', '1', '--origin', originUrl, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'warn', '--access-log', file, '--access-log-format', format])
-        const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LACQUER_BENCH_OBSERVE_TOGGLE_MS: '1000', LACQUER_BENCH_OBSERVE_TOGGLE: part } })
+        const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LACQUER_BENCH_OBSERVE_TOGGLE_MS: String(PERIOD_MS), LACQUER_BENCH_OBSERVE_TOGGLE: part } })
         let out = ''
         let err = ''
         child.stdout.on('data', (d) => { out += d })
@@ -162,9 +194,10 @@ async function alternate() {
           const { observeToggle: t } = JSON.parse(err.slice(from).split('\n').find((l) => l.includes('observeToggle')))
           const perHit = (p) => p.cpuUs / p.hits
           const rate = (p) => (p.hits * 1000) / p.ms
-          const result = { onUs: perHit(t.on), offUs: perHit(t.off), onRate: rate(t.on), offRate: rate(t.off), hits: t.on.hits + t.off.hits }
+          const result = { onUs: perHit(t.on), offUs: perHit(t.off), onRate: rate(t.on), offRate: rate(t.off), hits: t.on.hits + t.off.hits, cpu: pairedRatios(t.phases, perHit), rate: pairedRatios(t.phases, rate) }
           formats[format].push(result)
           console.log(`  round ${round} ${format.padEnd(8)}  off ${result.offUs.toFixed(2)} µs/hit ${result.offRate.toFixed(0)} hits/s · on ${result.onUs.toFixed(2)} µs/hit ${result.onRate.toFixed(0)} hits/s · CPU +${((result.onUs / result.offUs - 1) * 100).toFixed(1)} %, hits/s −${((1 - result.onRate / result.offRate) * 100).toFixed(1)} %`)
+          console.log(`    phase by phase (${result.cpu.n} "on" phases, each against the "off" ones beside it): CPU per hit ${interval(result.cpu)}, hits/s ${interval(result.rate)}`)
         } finally {
           await stop(child)
           rmSync(file, { force: true })
@@ -181,6 +214,8 @@ async function alternate() {
     const cpuOverhead = median(runs.map((r) => r.onUs / r.offUs - 1))
     const rateOverhead = median(runs.map((r) => 1 - r.onRate / r.offRate))
     console.log(`${part === 'both' ? `metrics + ${format} log to a file` : part === 'metrics' ? 'metrics' : part === 'none' ? `control (nothing switched, ${format} log on)` : `${format} log to a file`}, median of ${runs.length}: CPU per hit ${median(runs.map((r) => r.offUs)).toFixed(2)} → ${median(runs.map((r) => r.onUs)).toFixed(2)} µs (+${(cpuOverhead * 100).toFixed(1)} %), hits/s −${(rateOverhead * 100).toFixed(1)} %`)
+    const pooled = (key) => pool(runs.map((r) => r[key]))
+    console.log(`  phase by phase, all runs pooled: CPU per hit ${interval(pooled('cpu'))}, hits/s ${interval(pooled('rate'))}`)
   }
 }
 
@@ -231,7 +266,6 @@ console.log(`  after: ${uptime()}`)
 const BASE = { m: undefined, a: 'm', b: 'a', c: 'a', d: 'a' }
 const rps = (key) => median(results[key].map((r) => r.rps))
 const cpu = (key) => median(results[key].map((r) => r.cpuUs))
-const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`
 console.log('\nvariant                       median req/s  (min–max)      overhead (req/s)  CPU µs/req  overhead (CPU)  vs   load (min–max)  steal max  log lines kept')
 for (const key of Object.keys(VARIANTS)) {
   const runs = results[key]
