@@ -2,20 +2,20 @@
 // Instructions per request, counted by valgrind (callgrind): a figure that does not move when
 // the box is busy. On this shared VM a req/s or CPU-time A/B spreads by ±5–15 % between runs
 // (hypervisor steal, other sessions), more than the few percent a change is worth; the
-// instructions a server executes for the same N requests are the same run after run, whatever
-// runs beside it. Instructions are not time (a cache miss costs more than an add), so the
-// wrk benchmarks (run.mjs, observe-overhead.mjs) stay the throughput figures; this one says
-// what a change costs or saves, to a fraction of a percent.
+// instructions a server executes for the same N requests are the same run after run (two runs
+// of one variant: 54,476 and 54,191; serving thread 53,538 and 53,477), whatever runs beside
+// it. Instructions are not time (a cache miss costs more than an add), so the wrk benchmarks
+// (run.mjs, observe-overhead.mjs) stay the throughput figures; this one says what a change
+// costs or saves, to about a percent.
 //
-//   npm run build && node bench/instructions.mjs [--variants NAMES] [--requests 20000]
-//                                                [--warmup 6000] [--connections 16] [--json]
+//   npm run build && node bench/instructions.mjs [--variants NAMES] [--requests 10000]
+//                                                [--warmup 100000] [--connections 16] [--json]
 //
 // Variants (comma-separated; default: the observability ones):
 //   bare            Lacquer, 1 KB hits, metrics and live numbers off (LACQUER_BENCH_METRICS=off), no access log
 //   metrics         Lacquer, 1 KB hits, metrics on (as in production), no access log
 //   combined        metrics on, combined access log to a file
 //   json            metrics on, JSON access log to a file
-//   combined-serving  the combined log formatted on the serving thread (LACQUER_BENCH_ACCESS_LOG_THREAD=serving)
 //   hit10k          metrics on, 10 KB hits
 //   pass            metrics on, /pass (private, no-store; a pass rule): every request to the origin
 //   node-http       the node:http ceiling (bench/servers.mjs node-http), 1 KB
@@ -26,8 +26,15 @@
 // object is stored), the counters zeroed (callgrind_control -z), exactly N requests over C
 // keep-alive connections (each answer checked: status 200, the whole body, and for Lacquer's
 // hits `Cache-Status: …; hit`), the counters dumped (callgrind_control -d). Instructions ÷ N,
-// split into the serving thread and the others (V8's compiler and GC helpers, libuv's pool, the
-// access log's formatting thread).
+// split into the serving thread and the others (V8's compiler and GC helpers, libuv's pool).
+//
+// Caveats, from running it: the JIT must have settled — with 20,000 warm-up requests V8 was
+// still optimising (the other threads' count was as large as the serving thread's), 100,000
+// are used by default; and even then a run may catch V8 re-optimising code it deoptimised
+// (seen when two of these ran at once): a variant whose other threads exceed 5 % of its total
+// is marked UNSETTLED and should be measured again. Instructions are not time: the log's
+// byte loops are many cheap instructions, the hit's syscalls are kernel time callgrind does
+// not count; use it to compare builds and variants, the wrk benchmarks for throughput.
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -41,8 +48,8 @@ const flag = (name, fallback) => {
   const at = argv.indexOf(name)
   return at >= 0 ? argv[at + 1] : fallback
 }
-const REQUESTS = Number(flag('--requests', '20000'))
-const WARMUP = Number(flag('--warmup', '6000'))
+const REQUESTS = Number(flag('--requests', '10000'))
+const WARMUP = Number(flag('--warmup', '100000'))
 const CONNECTIONS = Number(flag('--connections', '16'))
 const asJson = argv.includes('--json')
 
@@ -51,8 +58,7 @@ const VARIANTS = {
   metrics: { server: 'lacquer', path: '/1k' },
   combined: { server: 'lacquer', path: '/1k', log: 'combined' },
   json: { server: 'lacquer', path: '/1k', log: 'json' },
-  'combined-serving': { server: 'lacquer', path: '/1k', log: 'combined', env: { LACQUER_BENCH_ACCESS_LOG_THREAD: 'serving' } },
-  hit10k: { server: 'lacquer', path: '/10k' },
+    hit10k: { server: 'lacquer', path: '/10k' },
   pass: { server: 'lacquer', path: '/pass' },
   'node-http': { server: 'node-http', path: '/1k' },
   naive: { server: 'naive', path: '/pass' },
@@ -186,13 +192,14 @@ console.log(`instructions: ${REQUESTS} requests after ${WARMUP} warm-up, ${CONNE
 for (const name of names) {
   const r = await measure(name)
   results.push(r)
-  console.log(`  ${name.padEnd(18)} ${Math.round(r.perRequest).toLocaleString('en').padStart(9)} instructions/request (serving thread ${Math.round(r.servingThread).toLocaleString('en')}, others ${Math.round(r.otherThreads).toLocaleString('en')})`)
+  const unsettled = r.otherThreads > 0.05 * r.perRequest
+  console.log(`  ${name.padEnd(18)} ${Math.round(r.perRequest).toLocaleString('en').padStart(9)} instructions/request (serving thread ${Math.round(r.servingThread).toLocaleString('en')}, others ${Math.round(r.otherThreads).toLocaleString('en')})${unsettled ? '  ← UNSETTLED: V8 was still (re)compiling in the other threads; re-run this variant (alone) before using it' : ''}`)
 }
 const by = Object.fromEntries(results.map((r) => [r.name, r]))
 const pct = (a, b) => `${a >= b ? '+' : ''}${(((a / b) - 1) * 100).toFixed(1)} %`
 const lines = []
 if (by.bare && by.metrics) lines.push(`metrics: ${pct(by.metrics.perRequest, by.bare.perRequest)} instructions per hit (bare → metrics)`)
-for (const log of ['combined', 'json', 'combined-serving']) {
+for (const log of ['combined', 'json']) {
   if (by[log] && by.metrics) lines.push(`${log} access log: ${pct(by[log].perRequest, by.metrics.perRequest)} per hit over metrics (serving thread ${pct(by[log].servingThread, by.metrics.servingThread)})`)
   if (by[log] && by.bare) lines.push(`metrics + ${log} access log: ${pct(by[log].perRequest, by.bare.perRequest)} per hit over nothing observed (serving thread ${pct(by[log].servingThread, by.bare.servingThread)})`)
 }
