@@ -3,10 +3,12 @@
  * HTTP/1.1 to the origin over undici keep-alive pools (TCP or a Unix socket). Never retries:
  * a failed request is reported, and the fetch side decides. The only place that imports undici.
  */
-import { type Dispatcher, Pool, errors as undiciErrors } from 'undici'
+import { type Dispatcher, Pool, errors as undiciErrors, util as undiciUtil } from 'undici'
 import { Readable } from 'node:stream'
 import { LacquerError } from '../errors.js'
 import type { HeaderList } from '../http-cache/header-list.js'
+
+const { headerNameToString } = undiciUtil
 
 export interface OriginOptions {
   /** `http://host:port` or `unix:/path/to.sock` */
@@ -126,10 +128,19 @@ export class OriginBody {
   }
 
   private closed(): void {
+    // what a finished body held goes: the fetch's callbacks are not kept alive by undici's objects
+    if (this.consumer) this.consumer = ignoreChunk
+    this.settle = undefined
+    this.abort = undefined
+    this.resumeReading = undefined
     const listeners = this.closeListeners
     this.closeListeners = undefined
     if (listeners) for (const listener of listeners) listener()
   }
+}
+
+function ignoreChunk(): boolean {
+  return false
 }
 
 export class OriginClient {
@@ -158,37 +169,9 @@ export class OriginClient {
     const flat: string[] = []
     for (const [k, v] of req.headers) flat.push(k, v)
     return new Promise((resolve, reject) => {
-      const body = new OriginBody()
-      let isStarted = false
-      // undici's own handler contract (Dispatcher.dispatch): no stream between the socket and the fetch
-      const handler: Dispatcher.DispatchHandler = {
-        onConnect(abort) {
-          body.abort = abort
-        },
-        onHeaders(status, rawHeaders, resume, statusText) {
-          if (status < 200) {
-            // forwarding a 1xx is best effort: failing to relay it must never fail the fetch
-            try { req.onInformational?.(status, fromRawBuffers(rawHeaders)) } catch { /* dropped */ }
-            return true
-          }
-          isStarted = true
-          body.resumeReading = resume
-          resolve({ status, statusText: statusText ?? '', headers: fromRawBuffers(rawHeaders), body })
-          return true
-        },
-        onData(chunk) {
-          return body.push(chunk)
-        },
-        onComplete() {
-          body.end()
-        },
-        onError(err) {
-          if (isStarted) body.fail(err)
-          else reject(classifyOriginError(err))
-        },
-      }
+      const exchange = new Exchange(req.onInformational, resolve, reject)
       try {
-        this.pool.dispatch({ method: req.method, path: req.path, headers: flat, body: req.body ?? null }, handler)
+        this.pool.dispatch({ method: req.method, path: req.path, headers: flat, body: req.body ?? null }, exchange)
       } catch (err) {
         reject(classifyOriginError(err))
       }
@@ -200,11 +183,77 @@ export class OriginClient {
   }
 }
 
-/** undici's raw `[name, value, …]` Buffers: names lower-cased, values as latin1 (bytes kept as they came, RFC 9110 §5.5). */
+/**
+ * One request's side of undici's handler contract (Dispatcher.dispatch): no stream between the
+ * socket and the fetch. Its methods live on the prototype, so a request costs one object, not a
+ * closure per callback; what it holds is let go when the response is over, so that nothing of a
+ * finished request stays reachable from undici's objects.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private body: OriginBody | undefined = new OriginBody()
+  private isStarted = false
+
+  constructor(
+    private onInformational: OriginRequest['onInformational'],
+    private resolve: ((res: OriginResponse) => void) | undefined,
+    private reject: ((err: LacquerError) => void) | undefined,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.body) this.body.abort = abort
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[] | string[] | null, resume: () => void, statusText?: string): boolean {
+    if (status < 200) {
+      // forwarding a 1xx is best effort: failing to relay it must never fail the fetch
+      try { this.onInformational?.(status, fromRawBuffers(rawHeaders)) } catch { /* dropped */ }
+      return true
+    }
+    const body = this.body!
+    this.isStarted = true
+    body.resumeReading = resume
+    const resolve = this.resolve!
+    this.settled()
+    resolve({ status, statusText: statusText ?? '', headers: fromRawBuffers(rawHeaders), body })
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.body ? this.body.push(chunk) : false
+  }
+
+  onComplete(): void {
+    const body = this.body
+    this.body = undefined
+    body?.end()
+  }
+
+  onError(err: Error): void {
+    const { body, reject } = this
+    this.body = undefined
+    this.settled()
+    if (this.isStarted) body?.fail(err)
+    else reject?.(classifyOriginError(err))
+  }
+
+  private settled(): void {
+    this.resolve = undefined
+    this.reject = undefined
+    this.onInformational = undefined
+  }
+}
+
+/**
+ * undici's raw `[name, value, …]` Buffers: names lower-cased (the well-known ones as undici's
+ * interned strings, no copy), values as latin1 (bytes kept as they came, RFC 9110 §5.5).
+ */
 function fromRawBuffers(raw: Buffer[] | string[] | null): HeaderList {
   const out: HeaderList = []
   if (!raw) return out
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toString('latin1').toLowerCase(), raw[i + 1]!.toString('latin1')])
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const value = raw[i + 1]!
+    out.push([headerNameToString(raw[i]!), typeof value === 'string' ? value : value.toString('latin1')])
+  }
   return out
 }
 
