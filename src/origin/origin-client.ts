@@ -46,7 +46,7 @@ export interface OriginResponse {
  */
 export class OriginBody {
   private pending: Buffer[] | undefined = []
-  private consumer: ((chunk: Buffer) => boolean) | undefined
+  private consumer: ((chunk: Buffer) => boolean | void) | undefined
   private settle: { resolve: () => void; reject: (err: Error) => void } | undefined
   private state: 'open' | 'ended' | 'failed' | 'destroyed' = 'open'
   private error: Error | undefined
@@ -56,12 +56,15 @@ export class OriginBody {
   /** set by the client: resumes reading after a consumer asked to pause */
   resumeReading: (() => void) | undefined
 
+  /** @param onClosed called once, when the body ended, failed or was destroyed (the connection is free again) */
+  constructor(private onClosed?: (isAnswered: boolean) => void) {}
+
   /** the consumer's chunk callback returns false to pause the origin connection until resumeReading */
   consume(onData: (chunk: Buffer) => boolean | void): Promise<void> {
-    this.consumer = (chunk) => onData(chunk) !== false
+    this.consumer = onData
     const pending = this.pending!
     this.pending = undefined
-    for (const chunk of pending) this.consumer(chunk)
+    for (const chunk of pending) onData(chunk)
     if (this.state === 'ended') return Promise.resolve()
     if (this.state !== 'open') return Promise.reject(this.error ?? new Error('origin body destroyed'))
     return new Promise((resolve, reject) => { this.settle = { resolve, reject } })
@@ -105,7 +108,7 @@ export class OriginBody {
   /** @internal undici's side */
   push(chunk: Buffer): boolean {
     if (this.state !== 'open') return false
-    if (this.consumer) return this.consumer(chunk)
+    if (this.consumer) return this.consumer(chunk) !== false
     this.pending!.push(chunk)
     return true
   }
@@ -133,6 +136,9 @@ export class OriginBody {
     this.settle = undefined
     this.abort = undefined
     this.resumeReading = undefined
+    const onClosed = this.onClosed
+    this.onClosed = undefined
+    onClosed?.(true)
     const listeners = this.closeListeners
     this.closeListeners = undefined
     if (listeners) for (const listener of listeners) listener()
@@ -164,16 +170,19 @@ export class OriginClient {
     }
   }
 
-  /** Resolves with the response head (the body streams on); rejects with a LacquerError. */
-  request(req: OriginRequest): Promise<OriginResponse> {
+  /**
+   * Resolves with the response head (the body streams on); rejects with a LacquerError.
+   * `settled` is called once: with false when no response came, with true when its body closed.
+   */
+  request(req: OriginRequest, settled?: (isAnswered: boolean) => void): Promise<OriginResponse> {
     const flat: string[] = []
     for (const [k, v] of req.headers) flat.push(k, v)
     return new Promise((resolve, reject) => {
-      const exchange = new Exchange(req.onInformational, resolve, reject)
+      const exchange = new Exchange(req.onInformational, resolve, reject, settled)
       try {
         this.pool.dispatch({ method: req.method, path: req.path, headers: flat, body: req.body ?? null }, exchange)
       } catch (err) {
-        reject(classifyOriginError(err))
+        exchange.onError(err as Error)
       }
     })
   }
@@ -190,14 +199,17 @@ export class OriginClient {
  * finished request stays reachable from undici's objects.
  */
 class Exchange implements Dispatcher.DispatchHandler {
-  private body: OriginBody | undefined = new OriginBody()
+  private body: OriginBody | undefined
   private isStarted = false
 
   constructor(
     private onInformational: OriginRequest['onInformational'],
     private resolve: ((res: OriginResponse) => void) | undefined,
     private reject: ((err: LacquerError) => void) | undefined,
-  ) {}
+    private settled: ((isAnswered: boolean) => void) | undefined,
+  ) {
+    this.body = new OriginBody(settled)
+  }
 
   onConnect(abort: (err?: Error) => void): void {
     if (this.body) this.body.abort = abort
@@ -213,7 +225,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.isStarted = true
     body.resumeReading = resume
     const resolve = this.resolve!
-    this.settled()
+    this.release()
     resolve({ status, statusText: statusText ?? '', headers: fromRawBuffers(rawHeaders), body })
     return true
   }
@@ -229,17 +241,23 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
-    const { body, reject } = this
+    const { body, reject, settled } = this
     this.body = undefined
-    this.settled()
-    if (this.isStarted) body?.fail(err)
-    else reject?.(classifyOriginError(err))
+    this.release()
+    if (this.isStarted) {
+      body?.fail(err)
+    } else {
+      settled?.(false)
+      reject?.(classifyOriginError(err))
+    }
   }
 
-  private settled(): void {
+  /** once the response head is handed over, or the request failed: nothing of the fetch is held any more */
+  private release(): void {
     this.resolve = undefined
     this.reject = undefined
     this.onInformational = undefined
+    this.settled = undefined
   }
 }
 
