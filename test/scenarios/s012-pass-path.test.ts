@@ -16,6 +16,7 @@ import { cacheStatus, isHit, request, startProxy, type TestProxy } from '../help
 let origin: TestOrigin
 let proxy: TestProxy
 let cookies = 0
+const LATE_BODY_MS = 400
 
 const UPSTREAM_FIELDS = [
   ['Content-Type', 'text/plain'], ['Via', '1.1 app-cache'], ['Cache-Status', 'app-cache; hit'],
@@ -34,6 +35,12 @@ before(async () => {
     '/private': (_req, res) => {
       res.writeHead(200, [...UPSTREAM_FIELDS, ['Set-Cookie', `sid=${++cookies}`], ['Cache-Control', 'private']].flat())
       res.end('private body')
+    },
+    '/pass/late-body': async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'private, no-store' })
+      res.flushHeaders()
+      await sleep(LATE_BODY_MS)
+      res.end('late body')
     },
     '/shared-slow': async (_req, res) => {
       await sleep(200)
@@ -98,4 +105,20 @@ test('a shared answer is copied per client: every coalesced waiter and every lat
     assertProxyFields(hit, `hit ${n}`)
   }
   agent.destroy()
+})
+
+test('a head whose body is late is sent at once: the client does not wait for the first body byte', async () => {
+  const startedAt = Date.now()
+  const { headAt, endAt, body } = await new Promise<{ headAt: number; endAt: number; body: string }>((resolve, reject) => {
+    http.get(`${proxy.url}/pass/late-body`, { agent: false }, (res) => {
+      const headAt = Date.now()
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => resolve({ headAt, endAt: Date.now(), body }))
+    }).on('error', reject)
+  })
+  assert.equal(body, 'late body')
+  assert.ok(endAt - startedAt >= LATE_BODY_MS - 20, `the body took ${endAt - startedAt} ms`)
+  assert.ok(headAt - startedAt < LATE_BODY_MS / 2, `the head came after ${headAt - startedAt} ms, with the body`)
 })
