@@ -66,7 +66,9 @@ export function stripHopByHop(headers: ReadonlyHeaderList): HeaderList {
 export function removeHopByHop(headers: HeaderList): HeaderList {
   let named: Set<string> | undefined
   for (const [name, value] of headers) {
-    if (name === 'connection') for (const n of splitList(value)) (named ??= new Set()).add(n.toLowerCase())
+    // `keep-alive` and `close` name no field that is not hop-by-hop already (the common answer)
+    if (name !== 'connection' || value === 'keep-alive' || value === 'close') continue
+    for (const n of splitList(value)) (named ??= new Set()).add(n.toLowerCase())
   }
   let kept = 0
   for (let i = 0; i < headers.length; i++) {
