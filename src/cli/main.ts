@@ -4,8 +4,6 @@
  * The `lacquer` command: argument parsing, config file loading, signals and exit codes.
  * Holds no logic: it calls the library.
  */
-// first: V8's flags are set before anything is allocated for serving (ADR 0011)
-import './v8-tuning.js'
 import cluster from 'node:cluster'
 import http from 'node:http'
 import { availableParallelism } from 'node:os'
