@@ -8,7 +8,7 @@
  * ask may carry `<esi:` text of its own (an article about ESI, user content).
  */
 import type { ProxyContext } from '../context.js'
-import { type HeaderList, type ReadonlyHeaderList, getAll, getFirst, removeHeader } from '../http-cache/header-list.js'
+import { type HeaderList, type ReadonlyHeaderList, getAll, getFirst, has, removeHeader } from '../http-cache/header-list.js'
 import type { RequestView } from '../policy/types.js'
 
 /** Lacquer's device token in Surrogate-Capability and in targeted Surrogate-Control directives. */
@@ -48,6 +48,7 @@ export function surrogateDirectives(headers: ReadonlyHeaderList, device = SURROG
 
 /** Whether `content="…"` lists ESI/1.0 (capabilities are space-separated, spec §3). */
 export function asksForEsi(headers: ReadonlyHeaderList): boolean {
+  if (!has(headers, 'surrogate-control')) return false
   const content = surrogateDirectives(headers).get('content')
   return content !== undefined && content.split(/\s+/).some((c) => c.toUpperCase() === 'ESI/1.0')
 }

@@ -28,7 +28,8 @@ export interface FetchedHead {
   originStatus: number
   /** fields to deliver (hop-by-hop removed) */
   headers: HeaderList
-  cc: CacheControl
+  /** the effective caching directives; not worked out for a pass (never stored nor shared) */
+  cc?: CacheControl
   freshness: Freshness
   /** selecting fields of the response (Vary), or '*' */
   vary: readonly string[] | '*'

@@ -17,18 +17,18 @@ import { parseCacheControl, parseCdnCacheControl } from '../http-cache/cache-con
 import { notModifiedSelects, validatorsFor } from '../http-cache/conditional.js'
 import { type Freshness, computeFreshness, isFresh } from '../http-cache/freshness.js'
 import { type HeaderList, type ReadonlyHeaderList, applyEdits, getAll, getFirst, has } from '../http-cache/header-list.js'
-import { SAFE_METHODS, mergeHeaders, stripHopByHop, urisToInvalidate } from '../http-cache/invalidation.js'
+import { SAFE_METHODS, mergeHeaders, removeHopByHop, urisToInvalidate, withoutHopByHop } from '../http-cache/invalidation.js'
 import { formatHttpDate } from '../http-cache/http-date.js'
 import { parseVary, selectingValues } from '../http-cache/vary.js'
 import type { CacheStatusDetail } from '../observe/cache-status.js'
-import { classifyOriginError, isOriginSideError } from '../origin/origin-client.js'
+import { type OriginResponse, classifyOriginError, isOriginSideError } from '../origin/origin-client.js'
 import type { RequestView } from '../policy/types.js'
 import { type ObjectHead, type StoreWriter, type StoredObject, resourceOfKey } from '../store/types.js'
 import { collectTags } from '../invalidate/tags.js'
 import { BusyEntry, type FetchedHead } from './busy-entry.js'
 import { EsiFeed } from '../esi/feed.js'
 import { consumeEsiBody } from '../esi/fetch-body.js'
-import { esiActivation, stripForEsi, surrogateCapability } from '../esi/surrogate.js'
+import { type EsiActivation, SURROGATE_CAPABILITY, esiActivation, stripForEsi } from '../esi/surrogate.js'
 
 export const FETCH_STATES = ['prepare', 'start', 'revalidate', 'body', 'end', 'error'] as const
 export type FetchState = (typeof FETCH_STATES)[number]
@@ -78,42 +78,49 @@ export function startFetch(ctx: ProxyContext, job: FetchJob): BusyEntry {
   return busy
 }
 
-/** prepare: the origin request (Varnish mkbereq): hop-by-hop fields out, Via and X-Forwarded-* in. */
+/** Request fields a fetch that may be stored never forwards: the client's own conditionals and ranges (RFC 9111 §4.3.2). */
+const CLIENT_CONDITIONALS: ReadonlySet<string> = new Set(['if-none-match', 'if-modified-since', 'if-range', 'range', 'if-match', 'if-unmodified-since'])
+
+/**
+ * prepare: the origin request (Varnish mkbereq): hop-by-hop fields out, Via and X-Forwarded-* in.
+ * One pass over the client's fields; the unchanged ones are shared with the client's list, not copied.
+ */
 export function prepareOriginHeaders(ctx: ProxyContext, job: FetchJob): HeaderList {
+  const { request } = job
   const isLookup = job.mode !== 'pass'
+  const isEsi = ctx.config.esi.isEnabled
   const out: HeaderList = []
-  for (const [name, value] of stripHopByHop(job.request.headers)) {
-    if (name === 'expect') continue
+  let via: string | undefined
+  let forwardedFor: string | undefined
+  let capability: string | undefined
+  // admitRequest already took the hop-by-hop fields out; a policy edit may have put one back
+  for (const field of withoutHopByHop(request.headers)) {
+    const name = field[0]
+    if (name === 'via') via = via === undefined ? field[1] : `${via}, ${field[1]}`
+    else if (name === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? field[1] : `${forwardedFor}, ${field[1]}`
+    else if (isEsi && name === 'surrogate-capability') capability = capability === undefined ? field[1] : `${capability}, ${field[1]}`
+    // both are set from what the cache key uses, never taken from the client unchecked: an
+    // unkeyed forwarded header is a cache-poisoning vector; RFC 7239's Forwarded says the same
+    // and is just as unkeyed: replaced, never passed on
+    else if (name === 'x-forwarded-proto' || name === 'x-forwarded-host' || name === 'forwarded' || name === 'expect') continue
     // a fetch that may be stored asks for the whole, unconditional representation;
     // the client's own conditionals and ranges are answered from it (RFC 9111 §4.3.2)
-    if (isLookup && (name === 'if-none-match' || name === 'if-modified-since' || name === 'if-range' || name === 'range'
-      || name === 'if-match' || name === 'if-unmodified-since')) continue
-    out.push([name, value])
+    // the pair itself, shared with the client's list: an edit replaces a pair, never changes one
+    else if (!isLookup || !CLIENT_CONDITIONALS.has(name)) out.push(field as [string, string])
   }
   if (job.stale && !job.withoutValidators) out.push(...validatorsFor(job.stale.headers))
-  const via = `1.1 ${ctx.config.name}`
-  const previousVia = getAll(out, 'via')
-  removeAll(out, 'via')
-  out.push(['via', previousVia.length ? `${previousVia.join(', ')}, ${via}` : via])
-  const forwardedFor = getAll(out, 'x-forwarded-for')
-  removeAll(out, 'x-forwarded-for')
-  out.push(['x-forwarded-for', forwardedFor.length ? `${forwardedFor.join(', ')}, ${job.request.clientAddress}` : job.request.clientAddress])
-  // both are set from what the cache key uses, never taken from the client unchecked:
-  // an unkeyed forwarded header is a cache-poisoning vector
-  removeAll(out, 'x-forwarded-proto')
-  out.push(['x-forwarded-proto', job.request.scheme])
-  removeAll(out, 'x-forwarded-host')
-  out.push(['x-forwarded-host', job.request.host])
-  // RFC 7239: the standard field says the same, and is just as unkeyed: replaced, never passed on
-  removeAll(out, 'forwarded')
-  const client = job.request.clientAddress.includes(':') ? `"[${job.request.clientAddress}]"` : job.request.clientAddress || 'unknown'
-  out.push(['forwarded', `for=${client};host="${job.request.host.replace(/["\\]/g, '')}";proto=${job.request.scheme}`])
+  // RFC 9110 §7.6.3: Via lists each proxy the request went through, ours last
+  const ours = `1.1 ${ctx.config.name}`
+  out.push(['via', via === undefined ? ours : `${via}, ${ours}`])
+  const client = request.clientAddress
+  out.push(['x-forwarded-for', forwardedFor === undefined ? client : `${forwardedFor}, ${client}`])
+  out.push(['x-forwarded-proto', request.scheme])
+  out.push(['x-forwarded-host', request.host])
+  const forClient = client.includes(':') ? `"[${client}]"` : client || 'unknown'
+  const host = request.host.includes('"') || request.host.includes('\\') ? request.host.replace(/["\\]/g, '') : request.host
+  out.push(['forwarded', `for=${forClient};host="${host}";proto=${request.scheme}`])
   // Edge Architecture Specification §2.2: tell the origin Lacquer processes ESI
-  if (ctx.config.esi.isEnabled) {
-    const capability = surrogateCapability(out)
-    removeAll(out, 'surrogate-capability')
-    out.push(['surrogate-capability', capability])
-  }
+  if (isEsi) out.push(['surrogate-capability', capability === undefined ? SURROGATE_CAPABILITY : `${capability}, ${SURROGATE_CAPABILITY}`])
   return out
 }
 
@@ -154,7 +161,8 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   const responseAt = Date.now()
   const originMs = performance.now() - requestAtHr
   ctx.observer.fetch(job.mode, true, originMs)
-  const received = stripHopByHop(res.headers)
+  // the list was made for this fetch (origin/origin-client): edited where it is
+  const received = removeHopByHop(res.headers)
   // RFC 9110 §6.6.1: a recipient with a clock adds the Date it received a response at when the
   // origin sent none; stored with it, so every later hit repeats the same Date
   if (!has(received, 'date')) received.push(['date', formatHttpDate(responseAt)])
@@ -216,7 +224,64 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   // ── decide: processed as ESI? (esi/surrogate: only a response that asked)
   const esi = esiActivation(ctx, request, received, !isBodyless)
   if (esi) stripForEsi(received)
-  // ── decide: stored? shared with coalesced waiters?
+  // ── decide: stored? shared with coalesced waiters? A pass is neither: its one client reads it
+  let fetched: FetchedHead
+  let writer: StoreWriter | undefined
+  let head: ObjectHead | undefined
+  if (job.mode === 'pass') {
+    fetched = {
+      status: res.status, statusText: res.statusText, originStatus: res.status, headers: received, freshness: notStored(responseAt),
+      vary: NO_VARY, varyValues: NO_VARY, isShareable: false, isStored: false, detail: job.passDetail, originMs, esi: esi && new EsiFeed(),
+    }
+  } else {
+    ({ fetched, writer, head } = decideStorage(ctx, job, busy, res, received, esi, requestAt, responseAt, originMs))
+  }
+  const { isShareable, tags } = fetched
+  busy.cancel = () => res.body.destroy()
+  busy.setHead(fetched)
+  if (!isShareable) releaseBusy(ctx, busy)
+
+  // ── body: tee every chunk to the clients and the store
+  try {
+    if (isBodyless) {
+      res.body.resume()
+    } else if (esi) {
+      writer = await consumeEsiBody(ctx, job.key, res.body.toReadable(), esi, fetched.esi!, writer)
+    } else {
+      // the clients waiting for the head subscribe first (microtasks): a shared body over the
+      // replay limit is not kept for them (fetch/busy-entry.ts)
+      if (isShareable) await new Promise(setImmediate)
+      await res.body.consume((chunk) => {
+        busy.push(chunk)
+        if (writer && !writer.write(chunk)) writer = undefined
+      })
+    }
+  } catch (err) {
+    writer?.abort()
+    const error = err instanceof LacquerError && err.code === 'ERR_ESI_TOO_LARGE' ? err : bodyError(err)
+    fetched.esi?.fail(error)
+    return fetchError(ctx, job, busy, error)
+  }
+  // ── end: commit to the store before the entry stops accepting joiners, so no gap opens;
+  // unless a purge issued since the fetch began matches it (its content may be what was purged)
+  if (writer && ctx.invalidator.affectsFetch(busy.invalidationSeq, job.key, tags)) {
+    writer.abort()
+    ctx.log('info', 'a response purged while in flight was delivered but not stored', { key: job.key })
+  } else if (writer) {
+    head!.invalidationSeq = ctx.invalidator.seq
+    await writer.end()
+  }
+  fetched.esi?.end()
+  busy.finish()
+  releaseBusy(ctx, busy)
+}
+
+/** decide, for a fetch that may be stored: RFC 9111 §3 and policy's backendResponse say whether it is stored, and whether waiters may share it. */
+function decideStorage(
+  ctx: ProxyContext, job: FetchJob, busy: BusyEntry, res: OriginResponse, received: HeaderList, esi: EsiActivation | undefined,
+  requestAt: number, responseAt: number, originMs: number,
+): { fetched: FetchedHead; writer: StoreWriter | undefined; head: ObjectHead | undefined } {
+  const { request } = job
   const { cc, isTargeted } = effectiveDirectives(received)
   const freshness = computeFreshness(res.status, received, cc, isTargeted, requestAt, responseAt)
   let vary = parseVary(received)
@@ -229,7 +294,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
   let graceMs: number | undefined
   let keepMs: number | undefined
   let tags: readonly string[] = []
-  if (job.mode !== 'pass') {
+  {
     const collected = collectTags(received, ctx.config.invalidation.tagHeaders, undefined)
     if (collected.dropped) ctx.log('warn', 'origin response carries too many or too long tags; the extra ones are ignored', { key: job.key, dropped: collected.dropped })
     tags = collected.tags
@@ -270,44 +335,15 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     status: res.status, statusText: res.statusText, originStatus: res.status, headers: received, cc, freshness, vary, varyValues,
     isShareable, isStored, detail, tags, originMs, esi: esi && new EsiFeed(),
   }
-  busy.cancel = () => res.body.destroy()
-  busy.setHead(fetched)
-  if (!isShareable) releaseBusy(ctx, busy)
-
-  // ── body: tee every chunk to the clients and the store
-  try {
-    if (isBodyless) {
-      res.body.resume()
-    } else if (esi) {
-      writer = await consumeEsiBody(ctx, job.key, res.body.toReadable(), esi, fetched.esi!, writer)
-    } else {
-      // the clients waiting for the head subscribe first (microtasks): a shared body over the
-      // replay limit is not kept for them (fetch/busy-entry.ts)
-      if (isShareable) await new Promise(setImmediate)
-      await res.body.consume((chunk) => {
-        busy.push(chunk)
-        if (writer && !writer.write(chunk)) writer = undefined
-      })
-    }
-  } catch (err) {
-    writer?.abort()
-    const error = err instanceof LacquerError && err.code === 'ERR_ESI_TOO_LARGE' ? err : bodyError(err)
-    fetched.esi?.fail(error)
-    return fetchError(ctx, job, busy, error)
-  }
-  // ── end: commit to the store before the entry stops accepting joiners, so no gap opens;
-  // unless a purge issued since the fetch began matches it (its content may be what was purged)
-  if (writer && ctx.invalidator.affectsFetch(busy.invalidationSeq, job.key, tags)) {
-    writer.abort()
-    ctx.log('info', 'a response purged while in flight was delivered but not stored', { key: job.key })
-  } else if (writer) {
-    head!.invalidationSeq = ctx.invalidator.seq
-    await writer.end()
-  }
-  fetched.esi?.end()
-  busy.finish()
-  releaseBusy(ctx, busy)
+  return { fetched, writer, head }
 }
+
+/** What a pass's head says of freshness: none (it is never stored, nor reused). */
+function notStored(responseAt: number): Freshness {
+  return { lifetimeMs: 0, initialAgeMs: 0, responseAt, source: 'none' }
+}
+
+const NO_VARY: readonly never[] = Object.freeze([])
 
 /** A configured ttl replaces the lifetime from the headers: fresh for ttl from arrival. */
 function applyConfiguredTtl(freshness: Freshness, ttlMs: number | undefined): void {

@@ -36,12 +36,19 @@ const WORKER_ID = cluster.worker ? String(cluster.worker.id) : undefined
 
 /** Via (RFC 9110 §7.6.3) and Cache-Status (RFC 9211 §2: ours is the last member). */
 export function addProxyFields(tx: Transaction, headers: HeaderList): void {
-  const via = getAll(headers, 'via')
   const ours = `1.1 ${tx.ctx.config.name}`
-  setHeader(headers, 'via', via.length ? `${via.join(', ')}, ${ours}` : ours)
-  const upstream = getAll(headers, 'cache-status')
   const status = formatCacheStatus(tx.cacheStatus)
-  setHeader(headers, 'cache-status', upstream.length ? `${upstream.join(', ')}, ${status}` : status)
+  // one scan: most responses carry neither field, and get both at the end
+  let via: string | undefined
+  let upstream: string | undefined
+  for (const [name, value] of headers) {
+    if (name === 'via') via = via === undefined ? value : `${via}, ${value}`
+    else if (name === 'cache-status') upstream = upstream === undefined ? value : `${upstream}, ${value}`
+  }
+  if (via === undefined) headers.push(['via', ours])
+  else setHeader(headers, 'via', `${via}, ${ours}`)
+  if (upstream === undefined) headers.push(['cache-status', status])
+  else setHeader(headers, 'cache-status', `${upstream}, ${status}`)
   if (tx.showsTrace) {
     // a trusted caller's Lacquer-Debug: trace — the states so far and the key (parts on one line)
     setHeader(headers, 'lacquer-trace', `${tx.id} ${[...tx.trace, 'finish'].join(' ')}`)
@@ -69,7 +76,13 @@ function hideTags(tx: Transaction, headers: HeaderList): void {
 
 /** Asks policy about the response; applies its edits; true when it wants a synthetic answer instead. */
 function wantsSynth(tx: Transaction, status: number, headers: HeaderList): boolean {
-  const action = tx.ctx.policy.deliver(tx.request, { status, headers })
+  const { policy } = tx.ctx
+  // the built-in hook only hands back the rule's edits: known by identity, applied without the call
+  if (policy.deliver === deliverRuleEdits) {
+    applyEdits(headers, tx.request.rule?.responseHeaders)
+    return false
+  }
+  const action = policy.deliver(tx.request, { status, headers })
   if (action.action === 'synth') {
     tx.synthetic = { status: action.status, reason: action.reason }
     return true
@@ -195,13 +208,15 @@ function deliverStream(tx: Transaction): Next | Promise<Next> {
   const head = tx.head!
   const busy = tx.busy!
   tx.originMs = head.originMs
-  const headers: HeaderList = head.headers.map(([k, v]) => [k, v])
+  const isShared = head.isStored || head.isShareable
+  // a response for this client alone (a pass, an answer neither stored nor shared) is edited
+  // where it is; one the store or other clients read is copied first
+  const headers: HeaderList = isShared ? head.headers.map(([k, v]) => [k, v]) : head.headers
   hideTags(tx, headers)
-  if (head.isStored || head.isShareable) setHeader(headers, 'age', ageHeaderValue(head.freshness, Date.now()))
+  if (isShared) setHeader(headers, 'age', ageHeaderValue(head.freshness, Date.now()))
   // RFC 9110 §6.6.1: a recipient with a clock adds Date when the origin sent none
   if (!has(headers, 'date')) headers.push(['date', formatHttpDate(Date.now())])
-  if ((head.isStored || head.isShareable) && canAnswerConditional(tx, head.status)
-    && isNotModified(tx.request.headers, head.headers, head.freshness.responseAt)) {
+  if (isShared && canAnswerConditional(tx, head.status) && isNotModified(tx.request.headers, head.headers, head.freshness.responseAt)) {
     return notModified(tx, headers)
   }
   const isSynth = !tx.sink.isClosed && wantsSynth(tx, head.status, headers)

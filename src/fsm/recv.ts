@@ -7,9 +7,10 @@
  * only, and never forwarded.
  * Exits: purge, hash, pass, synth.
  */
-import { applyEdits, getAll, getFirst, removeHeader } from '../http-cache/header-list.js'
+import { type HeaderList, applyEdits, getAll, getFirst, removeHeader } from '../http-cache/header-list.js'
 import { routeRequest } from '../policy/rules.js'
 import { type Step, illegalAction } from './steps.js'
+import type { Transaction } from './transaction.js'
 
 /**
  * Asks for internal fields in the response: `tags` (the surrogate keys), `trace` (the states
@@ -34,21 +35,25 @@ export const recv: Step = {
       }
     }
     // kept for ESI: a page's fragments get the client's own fields, not the page's edited ones
-    tx.clientView = { headers: request.headers.slice(), path: request.path }
+    // (the list is copied before recv edits it, below; most requests are never edited)
+    tx.clientView = { headers: request.headers, path: request.path }
     // a PURGE is routed as the GET it purges: the same rule, so the same key normalisation
     const route = routeRequest(config.rules, config.dropParams, request.method === 'PURGE' ? { ...request, method: 'GET' } : request)
     request.rule = route.rule
     request.path = route.path
     if (request.method === 'PURGE' && config.invalidation.purgeMethod) return 'purge'
     // Lacquer's own bearer token is for Lacquer: never forwarded to the app, never a reason not to cache
-    if (config.trust.token !== undefined && ctx.trust.hasToken(getFirst(request.headers, 'authorization'))) removeHeader(request.headers, 'authorization')
+    if (config.trust.token !== undefined && ctx.trust.hasToken(getFirst(request.headers, 'authorization'))) {
+      request.headers = editable(tx)
+      removeHeader(request.headers, 'authorization')
+    }
     const action = ctx.policy.recv(request)
     switch (action.action) {
       case 'hash':
-        applyEdits(request.headers, action.edits)
+        if (action.edits) applyEdits(request.headers = editable(tx), action.edits)
         return 'hash'
       case 'pass':
-        applyEdits(request.headers, action.edits)
+        if (action.edits) applyEdits(request.headers = editable(tx), action.edits)
         tx.passDetail = action.detail
         return 'pass'
       case 'synth':
@@ -58,4 +63,10 @@ export const recv: Step = {
         return illegalAction('recv', action)
     }
   },
+}
+
+/** The request's field list, copied once before its first edit: the client's own stays as it came (tx.clientView). */
+function editable(tx: Transaction): HeaderList {
+  const { request } = tx
+  return request.headers === tx.clientView?.headers ? request.headers.slice() : request.headers
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { HeaderList } from './header-list.js'
-import { HOP_BY_HOP, SAFE_METHODS, mergeHeaders, stripHopByHop, urisToInvalidate } from './invalidation.js'
+import { HOP_BY_HOP, SAFE_METHODS, mergeHeaders, removeHopByHop, stripHopByHop, urisToInvalidate, withoutHopByHop } from './invalidation.js'
 
 describe('urisToInvalidate (RFC 9111 §4.4)', () => {
   test('safe methods invalidate nothing', () => {
@@ -97,6 +97,40 @@ describe('stripHopByHop (RFC 9110 §7.6.1)', () => {
     assert.notEqual(out[0], kept[0])
     stripHopByHop(headers)
     assert.deepEqual(headers, [['a', '1'], ['connection', 'a']])
+  })
+})
+
+describe('removeHopByHop: stripHopByHop on a list the caller owns (RFC 9110 §7.6.1)', () => {
+  test('takes out what stripHopByHop takes out, in the same list, the rest in order', () => {
+    const lists: HeaderList[] = [
+      [
+        ['content-type', 'text/html'], ['connection', 'keep-alive'], ['keep-alive', 'timeout=5'], ['transfer-encoding', 'chunked'],
+        ['te', 'trailers'], ['trailer', 'x-sum'], ['upgrade', 'h2c'], ['proxy-connection', 'close'], ['proxy-authenticate', 'Basic'],
+        ['proxy-authorization', 'Basic x'], ['proxy-authentication-info', 'a'], ['cache-control', 'max-age=60'], ['set-cookie', 'a=1'],
+      ],
+      [['x-foo', '0'], ['connection', 'close, X-Foo'], ['connection', 'x-bar'], ['x-foo', '1'], ['x-bar', '2'], ['x-baz', '3'], ['x-foo', '4']],
+      [['host', 'a.example'], ['connection', 'host, x-a'], ['x-a', '1'], ['date', 'x']],
+      [['date', 'x'], ['etag', '"1"']],
+      [],
+    ]
+    for (const headers of lists) {
+      const expected = stripHopByHop(headers)
+      const pairs = new Set(headers)
+      const out = removeHopByHop(headers)
+      assert.equal(out, headers, 'the same list')
+      assert.deepEqual(out, expected)
+      for (const pair of out) assert.ok(pairs.has(pair), 'the same pairs, not copies')
+    }
+  })
+})
+
+describe('withoutHopByHop', () => {
+  test('the list itself when it has no hop-by-hop field; a stripped copy otherwise (the input unchanged)', () => {
+    const plain: HeaderList = [['host', 'a'], ['accept', '*/*']]
+    assert.equal(withoutHopByHop(plain), plain)
+    const hop: HeaderList = [['host', 'a'], ['connection', 'x-a'], ['x-a', '1'], ['accept', '*/*']]
+    assert.deepEqual(withoutHopByHop(hop), [['host', 'a'], ['accept', '*/*']])
+    assert.equal(hop.length, 4)
   })
 })
 

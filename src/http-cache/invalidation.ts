@@ -59,8 +59,30 @@ export function stripHopByHop(headers: ReadonlyHeaderList): HeaderList {
   return headers.filter(([name]) => !HOP_BY_HOP.has(name) && (!named.has(name) || NEVER_NOMINATED.has(name))).map(([k, v]) => [k, v])
 }
 
+/**
+ * The same as stripHopByHop, on a list the caller owns (a response just received): the fields
+ * are taken out where they are, no copy made.
+ */
+export function removeHopByHop(headers: HeaderList): HeaderList {
+  let named: Set<string> | undefined
+  for (const [name, value] of headers) {
+    // `keep-alive` and `close` name no field that is not hop-by-hop already (the common answer)
+    if (name !== 'connection' || value === 'keep-alive' || value === 'close') continue
+    for (const n of splitList(value)) (named ??= new Set()).add(n.toLowerCase())
+  }
+  let kept = 0
+  for (let i = 0; i < headers.length; i++) {
+    const field = headers[i]!
+    const name = field[0]
+    if (HOP_BY_HOP.has(name) || (named !== undefined && named.has(name) && !NEVER_NOMINATED.has(name))) continue
+    headers[kept++] = field
+  }
+  headers.length = kept
+  return headers
+}
+
 /** The list itself when it holds no hop-by-hop field (the common request), else a stripped copy. */
-export function withoutHopByHop(headers: HeaderList): HeaderList {
+export function withoutHopByHop<T extends ReadonlyHeaderList>(headers: T): T | HeaderList {
   for (const [name] of headers) if (HOP_BY_HOP.has(name)) return stripHopByHop(headers)
   return headers
 }

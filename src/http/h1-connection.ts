@@ -297,9 +297,10 @@ class RawSink implements ClientSink {
     if (this.isClosed) return
     this.hasBody = !this.isHeadRequest && status >= 200 && status !== 204 && status !== 304
     // the head waits for the first chunk (usually in the same packet from the origin) to go out
-    // in one write with it; at the latest at the end of this turn of the event loop
+    // in one write with it; at the latest at the end of this turn of the event loop. A body
+    // already there is written before the microtasks run: then no timer is armed at all
     this.pendingHead = this.serialize(status, statusText, headers, undefined)
-    setImmediate(this.flushHead)
+    queueMicrotask(() => { if (this.pendingHead !== undefined) setImmediate(() => this.flushHead()) })
   }
 
   write(chunk: Buffer): void {
@@ -333,7 +334,7 @@ class RawSink implements ClientSink {
     this.complete()
   }
 
-  private readonly flushHead = (): void => {
+  private flushHead(): void {
     const head = this.pendingHead
     this.pendingHead = undefined
     if (head !== undefined && !this.connection.socket.destroyed) this.connection.socket.write(head, 'latin1')

@@ -57,24 +57,20 @@ export class Backend {
   }
 
   /** Sends one request; refuses at once (503) when every connection is busy and the queue is full. */
-  async request(req: OriginRequest): Promise<OriginResponse> {
+  request(req: OriginRequest): Promise<OriginResponse> {
     if (this.inFlight >= this.settings.connections + this.settings.maxQueue) {
       this.queueFull++
-      throw new LacquerError('ERR_ORIGIN_QUEUE_FULL', `${this.name}: ${this.inFlight} requests under way or queued`)
+      return Promise.reject(new LacquerError('ERR_ORIGIN_QUEUE_FULL', `${this.name}: ${this.inFlight} requests under way or queued`))
     }
     this.inFlight++
     this.requests++
-    let res: OriginResponse
-    try {
-      res = await this.client.request(req)
-    } catch (err) {
-      this.inFlight--
-      this.errors++
-      throw err
-    }
-    // the connection is busy until the body is read or dropped
-    res.body.onClose(() => { this.inFlight-- })
-    return res
+    return this.client.request(req, this.settled)
+  }
+
+  /** The request failed (no response), or its body was read or dropped: the connection is free again. */
+  private readonly settled = (isAnswered: boolean): void => {
+    this.inFlight--
+    if (!isAnswered) this.errors++
   }
 
   stats(): BackendStats {

@@ -3,10 +3,12 @@
  * HTTP/1.1 to the origin over undici keep-alive pools (TCP or a Unix socket). Never retries:
  * a failed request is reported, and the fetch side decides. The only place that imports undici.
  */
-import { type Dispatcher, Pool, errors as undiciErrors } from 'undici'
+import { type Dispatcher, Pool, errors as undiciErrors, util as undiciUtil } from 'undici'
 import { Readable } from 'node:stream'
 import { LacquerError } from '../errors.js'
 import type { HeaderList } from '../http-cache/header-list.js'
+
+const { headerNameToString } = undiciUtil
 
 export interface OriginOptions {
   /** `http://host:port` or `unix:/path/to.sock` */
@@ -44,7 +46,7 @@ export interface OriginResponse {
  */
 export class OriginBody {
   private pending: Buffer[] | undefined = []
-  private consumer: ((chunk: Buffer) => boolean) | undefined
+  private consumer: ((chunk: Buffer) => boolean | void) | undefined
   private settle: { resolve: () => void; reject: (err: Error) => void } | undefined
   private state: 'open' | 'ended' | 'failed' | 'destroyed' = 'open'
   private error: Error | undefined
@@ -54,12 +56,15 @@ export class OriginBody {
   /** set by the client: resumes reading after a consumer asked to pause */
   resumeReading: (() => void) | undefined
 
+  /** @param onClosed called once, when the body ended, failed or was destroyed (the connection is free again) */
+  constructor(private onClosed?: (isAnswered: boolean) => void) {}
+
   /** the consumer's chunk callback returns false to pause the origin connection until resumeReading */
   consume(onData: (chunk: Buffer) => boolean | void): Promise<void> {
-    this.consumer = (chunk) => onData(chunk) !== false
+    this.consumer = onData
     const pending = this.pending!
     this.pending = undefined
-    for (const chunk of pending) this.consumer(chunk)
+    for (const chunk of pending) onData(chunk)
     if (this.state === 'ended') return Promise.resolve()
     if (this.state !== 'open') return Promise.reject(this.error ?? new Error('origin body destroyed'))
     return new Promise((resolve, reject) => { this.settle = { resolve, reject } })
@@ -103,7 +108,7 @@ export class OriginBody {
   /** @internal undici's side */
   push(chunk: Buffer): boolean {
     if (this.state !== 'open') return false
-    if (this.consumer) return this.consumer(chunk)
+    if (this.consumer) return this.consumer(chunk) !== false
     this.pending!.push(chunk)
     return true
   }
@@ -126,10 +131,22 @@ export class OriginBody {
   }
 
   private closed(): void {
+    // what a finished body held goes: the fetch's callbacks are not kept alive by undici's objects
+    if (this.consumer) this.consumer = ignoreChunk
+    this.settle = undefined
+    this.abort = undefined
+    this.resumeReading = undefined
+    const onClosed = this.onClosed
+    this.onClosed = undefined
+    onClosed?.(true)
     const listeners = this.closeListeners
     this.closeListeners = undefined
     if (listeners) for (const listener of listeners) listener()
   }
+}
+
+function ignoreChunk(): boolean {
+  return false
 }
 
 export class OriginClient {
@@ -153,44 +170,19 @@ export class OriginClient {
     }
   }
 
-  /** Resolves with the response head (the body streams on); rejects with a LacquerError. */
-  request(req: OriginRequest): Promise<OriginResponse> {
+  /**
+   * Resolves with the response head (the body streams on); rejects with a LacquerError.
+   * `settled` is called once: with false when no response came, with true when its body closed.
+   */
+  request(req: OriginRequest, settled?: (isAnswered: boolean) => void): Promise<OriginResponse> {
     const flat: string[] = []
     for (const [k, v] of req.headers) flat.push(k, v)
     return new Promise((resolve, reject) => {
-      const body = new OriginBody()
-      let isStarted = false
-      // undici's own handler contract (Dispatcher.dispatch): no stream between the socket and the fetch
-      const handler: Dispatcher.DispatchHandler = {
-        onConnect(abort) {
-          body.abort = abort
-        },
-        onHeaders(status, rawHeaders, resume, statusText) {
-          if (status < 200) {
-            // forwarding a 1xx is best effort: failing to relay it must never fail the fetch
-            try { req.onInformational?.(status, fromRawBuffers(rawHeaders)) } catch { /* dropped */ }
-            return true
-          }
-          isStarted = true
-          body.resumeReading = resume
-          resolve({ status, statusText: statusText ?? '', headers: fromRawBuffers(rawHeaders), body })
-          return true
-        },
-        onData(chunk) {
-          return body.push(chunk)
-        },
-        onComplete() {
-          body.end()
-        },
-        onError(err) {
-          if (isStarted) body.fail(err)
-          else reject(classifyOriginError(err))
-        },
-      }
+      const exchange = new Exchange(req.onInformational, resolve, reject, settled)
       try {
-        this.pool.dispatch({ method: req.method, path: req.path, headers: flat, body: req.body ?? null }, handler)
+        this.pool.dispatch({ method: req.method, path: req.path, headers: flat, body: req.body ?? null }, exchange)
       } catch (err) {
-        reject(classifyOriginError(err))
+        exchange.onError(err as Error)
       }
     })
   }
@@ -200,11 +192,86 @@ export class OriginClient {
   }
 }
 
-/** undici's raw `[name, value, …]` Buffers: names lower-cased, values as latin1 (bytes kept as they came, RFC 9110 §5.5). */
+/**
+ * One request's side of undici's handler contract (Dispatcher.dispatch): no stream between the
+ * socket and the fetch. Its methods live on the prototype, so a request costs one object, not a
+ * closure per callback; what it holds is let go when the response is over, so that nothing of a
+ * finished request stays reachable from undici's objects.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private body: OriginBody | undefined
+  private isStarted = false
+
+  constructor(
+    private onInformational: OriginRequest['onInformational'],
+    private resolve: ((res: OriginResponse) => void) | undefined,
+    private reject: ((err: LacquerError) => void) | undefined,
+    private settled: ((isAnswered: boolean) => void) | undefined,
+  ) {
+    this.body = new OriginBody(settled)
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.body) this.body.abort = abort
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[] | string[] | null, resume: () => void, statusText?: string): boolean {
+    if (status < 200) {
+      // forwarding a 1xx is best effort: failing to relay it must never fail the fetch
+      try { this.onInformational?.(status, fromRawBuffers(rawHeaders)) } catch { /* dropped */ }
+      return true
+    }
+    const body = this.body!
+    this.isStarted = true
+    body.resumeReading = resume
+    const resolve = this.resolve!
+    this.release()
+    resolve({ status, statusText: statusText ?? '', headers: fromRawBuffers(rawHeaders), body })
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.body ? this.body.push(chunk) : false
+  }
+
+  onComplete(): void {
+    const body = this.body
+    this.body = undefined
+    body?.end()
+  }
+
+  onError(err: Error): void {
+    const { body, reject, settled } = this
+    this.body = undefined
+    this.release()
+    if (this.isStarted) {
+      body?.fail(err)
+    } else {
+      settled?.(false)
+      reject?.(classifyOriginError(err))
+    }
+  }
+
+  /** once the response head is handed over, or the request failed: nothing of the fetch is held any more */
+  private release(): void {
+    this.resolve = undefined
+    this.reject = undefined
+    this.onInformational = undefined
+    this.settled = undefined
+  }
+}
+
+/**
+ * undici's raw `[name, value, …]` Buffers: names lower-cased (the well-known ones as undici's
+ * interned strings, no copy), values as latin1 (bytes kept as they came, RFC 9110 §5.5).
+ */
 function fromRawBuffers(raw: Buffer[] | string[] | null): HeaderList {
   const out: HeaderList = []
   if (!raw) return out
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toString('latin1').toLowerCase(), raw[i + 1]!.toString('latin1')])
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const value = raw[i + 1]!
+    out.push([headerNameToString(raw[i]!), typeof value === 'string' ? value : value.toString('latin1')])
+  }
   return out
 }
 

@@ -488,6 +488,19 @@ describe('createBuiltinPolicy', () => {
     }
   })
 
+  test('the answers that never vary are one frozen object each, not one per request', () => {
+    const a = req()
+    const b = req({ method: 'POST' })
+    for (const hook of ['hit', 'miss', 'pass', 'backendRequest'] as const) {
+      const first = (policy[hook] as (r: RequestView) => object)(a)
+      assert.equal((policy[hook] as (r: RequestView) => object)(b), first, hook)
+      assert.ok(Object.isFrozen(first), hook)
+    }
+    assert.deepEqual([policy.hit(a, { status: 200, headers: [], ttlMs: 1, tags: [] }), policy.miss(a), policy.pass(a), policy.backendRequest(a)],
+      [{ action: 'deliver' }, { action: 'fetch' }, { action: 'fetch' }, { action: 'fetch' }])
+    assert.equal(policy.hash(a), policy.hash(b), 'hash without key parts')
+  })
+
   test('recv: hash when no rule answers, with the rule\'s request edits', () => {
     assert.deepEqual(policy.recv(req()), { action: 'hash', edits: undefined })
     const r = rule({ requestHeaders: { set: { 'x-a': '1' } } })

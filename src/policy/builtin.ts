@@ -11,8 +11,8 @@ import { canStoreResponse, forbidsServingStale } from '../http-cache/storability
 import { parseVary } from '../http-cache/vary.js'
 import { parseCookies, userKey } from './rules.js'
 import type {
-  BackendErrorAction, BackendErrorView, BackendResponseAction, CompiledPolicy, DeliverAction, HashAction, HeaderEdits, Policy, RecvAction,
-  RequestView, ResponseView,
+  BackendErrorAction, BackendErrorView, BackendRequestAction, BackendResponseAction, CompiledPolicy, DeliverAction, HashAction, HeaderEdits,
+  HitAction, MissAction, PassAction, Policy, RecvAction, RequestView, ResponseView,
 } from './types.js'
 
 export { TRACKING_COOKIE_PATTERNS, isTrackingCookie } from './cookies.js'
@@ -174,16 +174,21 @@ export function errStale(err: BackendErrorView, settings: BuiltinSettings): Back
  */
 export const deliverRuleEdits = (req: RequestView): DeliverAction => ({ action: 'deliver', edits: req.rule?.responseHeaders })
 
+/** The built-in answers that never vary: one frozen object each, not one per request. */
+const DELIVER: HitAction = Object.freeze({ action: 'deliver' })
+const FETCH: MissAction & PassAction & BackendRequestAction = Object.freeze({ action: 'fetch' })
+const LOOKUP: HashAction = Object.freeze({ action: 'lookup' })
+
 /** Builds the built-in policy for a config; every hook always answers. */
 export function createBuiltinPolicy(settings: BuiltinSettings): CompiledPolicy {
   return {
     recv: (req) => reqMethod(req) ?? reqRulePass(req) ?? reqCookie(req, settings) ?? { action: 'hash', edits: req.rule?.requestHeaders },
-    hash: (req) => hashRule(req, settings) ?? { action: 'lookup' },
-    hit: () => ({ action: 'deliver' }),
-    miss: () => ({ action: 'fetch' }),
-    pass: () => ({ action: 'fetch' }),
+    hash: (req) => hashRule(req, settings) ?? LOOKUP,
+    hit: () => DELIVER,
+    miss: () => FETCH,
+    pass: () => FETCH,
     deliver: deliverRuleEdits,
-    backendRequest: () => ({ action: 'fetch' }),
+    backendRequest: () => FETCH,
     backendResponse: (res) => berespSetCookie(res) ?? berespVaryStar(res) ?? berespRfc9111(res) ?? berespRule(res),
     backendError: (err) => errStale(err, settings) ?? (err.code ? { action: 'synth', status: ERRORS[err.code as ErrorCode]?.statusCode ?? 502, reason: '' } : { action: 'deliverError' }),
   }
