@@ -17,7 +17,7 @@
 // (the log drops lines when its output cannot keep up).
 //
 //   npm run build && node bench/observe-overhead.mjs [--rounds 3] [--duration 10] [--connections 64]
-//                     [--alternate [--metrics-only | --log-only | --control] [--period MS]]
+//                     [--alternate [--metrics-only | --log-only | --control] [--period MS] [--formats combined,json]]
 //
 // --alternate measures the same thing another way: one Lacquer per log format whose metrics and
 // access log are switched off and on every second (LACQUER_BENCH_OBSERVE_TOGGLE_MS, a switch for
@@ -162,7 +162,9 @@ if (process.argv.includes('--alternate')) {
 
 async function alternate() {
   const part = process.argv.includes('--metrics-only') ? 'metrics' : process.argv.includes('--log-only') ? 'log' : process.argv.includes('--control') ? 'none' : 'both'
-  const formats = process.argv.includes('--metrics-only') ? { combined: [] } : { combined: [], json: [] }
+  // --formats combined,json: the access log formats to run (--metrics-only: combined alone)
+  const formatList = process.argv.includes('--metrics-only') ? ['combined'] : String(process.argv[process.argv.indexOf('--formats') + 1] && process.argv.includes('--formats') ? process.argv[process.argv.indexOf('--formats') + 1] : 'combined,json').split(',')
+  const formats = Object.fromEntries(formatList.map((f) => [f, []]))
   console.log(`observe-overhead --alternate: ${part === 'both' ? 'metrics and access log (to a file)' : part === 'metrics' ? 'metrics (the access log on throughout)' : part === 'none' ? 'nothing (a control: both on throughout)' : 'the access log (to a file; metrics on throughout)'} switched off and on every ${PERIOD_MS} ms in one process, ${DURATION_S} s of wrk per run, ${ROUNDS} runs per format`)
   console.log(`  before: ${uptime()}`)
   try {
