@@ -4,7 +4,7 @@
 // Lacquer starts every include at once; a serial processor (Varnish open source) fetches them
 // one after another, ~10 × 50 ms.
 //
-//   npm run bench:esi -- [--runs 50] [--includes 10] [--delay 50] [--skip-varnish]
+//   npm run bench:esi -- [--runs 50] [--includes 10] [--delay 50] [--skip-varnish] [--json FILE]
 //
 // Starts on free loopback ports: the origin (node:http), Lacquer (in this process) and, when
 // Debian's varnishd is installed, Varnish with a VCL that sets beresp.do_esi = true. Each
@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     includes: { type: 'string', default: '10' },
     delay: { type: 'string', default: '50' },
     'skip-varnish': { type: 'boolean', default: false },
+    json: { type: 'string' },
   },
 })
 const RUNS = Number(args.runs)
@@ -161,3 +162,4 @@ for (const r of results) {
   else console.log(`| ${r.name} | ${r.median.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.min.toFixed(1)} ms | ${r.max.toFixed(1)} ms |`)
 }
 console.log(`\norigin requests: ${originRequests}`)
+if (args.json) writeFileSync(args.json, `${JSON.stringify({ includes: INCLUDES, delayMs: DELAY_MS, runs: RUNS, originRequests, results }, null, 2)}\n`)

@@ -23,7 +23,8 @@ const RESULTS_DIR = path.join(ROOT, 'bench/results')
 
 const USAGE = `usage: npm run bench -- [options]
   --quick             1 round, 3 s runs, 1 s warmup (a smoke test; figures are rough)
-  --only IDS          comma-separated scenarios: hit1k,hit10k,hit100k,hit1kclose,pass,passlat
+  --only IDS          comma-separated scenarios: hit1k,hit10k,hit100k,hit1kclose,pass,passlat,
+                      coldmiss,esi (these two run once, unpinned, after the others: bench/spike.mjs, bench/esi.mjs)
   --servers NAMES     comma-separated servers: lacquer,lacquer-w2,lacquer-w2-none,varnish,nginx,node-http,node-net,naive,origin,
                       lacquer-b (another build: LACQUER_B=/path/to/dist/src/cli/main.js), for an A/B of a change
   --modes MODES       pinned,unpinned (default both: pinned first)
@@ -73,7 +74,8 @@ function parseOptions(argv) {
     else fail(`unknown option ${arg}\n${USAGE}`)
   }
   for (const mode of options.modes) if (mode !== 'pinned' && mode !== 'unpinned') fail(`unknown mode ${mode}: pinned or unpinned`)
-  for (const id of options.only ?? []) if (!SCENARIOS.some((s) => s.id === id)) fail(`unknown scenario ${id}: ${SCENARIOS.map((s) => s.id).join(', ')}`)
+  const ids = [...SCENARIOS, ...SCRIPTED].map((s) => s.id)
+  for (const id of options.only ?? []) if (!ids.includes(id)) fail(`unknown scenario ${id}: ${ids.join(', ')}`)
   for (const name of options.servers ?? []) if (!SERVERS[name]) fail(`unknown server ${name}: ${Object.keys(SERVERS).join(', ')}`)
   return options
 }
@@ -117,6 +119,72 @@ const SCENARIOS = [
   { id: 'pass', kind: 'pass', path: '/pass', bytes: 1024, title: 'pass (uncacheable 1 KB, every request to the origin)', servers: PASS_SERVERS },
   { id: 'passlat', kind: 'pass', path: '/pass', bytes: 1024, connections: 1, title: 'pass, 1 connection (unloaded latency)', servers: PASS_SERVERS },
 ]
+
+// Not a steady load: each is measured by its own script, side by side with the anchors it has,
+// once, unpinned (the load generators need the cores), after the wrk scenarios.
+const SCRIPTED = [
+  { id: 'coldmiss', title: 'coalesced cold miss: clients at once on one cold URL of a 200 ms origin (bench/spike.mjs, its burst)', proxies: ['lacquer', 'varnish', 'nginx'] },
+  { id: 'esi', title: 'ESI page: 10 includes of 50 ms each, uncacheable, 50 requests one after another (bench/esi.mjs; nginx has no ESI)', proxies: ['lacquer', 'varnish'] },
+]
+
+/** Runs a SCRIPTED scenario's script and returns its figures by proxy (lacquer, varnish, nginx). */
+async function runScripted(scenario, options) {
+  const json = path.join(tempDir, `${scenario.id}.json`)
+  const proxies = scenario.proxies.filter((name) => !options.servers || options.servers.includes(name))
+  const [command, args, env] = scenario.id === 'coldmiss'
+    ? ['sh', ['-c', `ulimit -n 20000 2>/dev/null; exec "${process.execPath}" bench/spike.mjs`],
+      { SPIKE_PARTS: 'burst', SPIKE_JSON: json, SPIKE_PROXIES: proxies.join(','), BURST: options.quick ? '500' : '2000', BURST_ROUNDS: String(options.rounds) }]
+    : [process.execPath, ['bench/esi.mjs', '--json', json, '--runs', options.quick ? '10' : '50', ...(proxies.includes('varnish') ? [] : ['--skip-varnish'])], {}]
+  console.log(`\n== ${scenario.id}: ${scenario.title}`)
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] })
+  currentWrk = child
+  const code = await new Promise((resolve) => child.on('exit', resolve))
+  currentWrk = undefined
+  if (code !== 0 || !fs.existsSync(json)) return { error: `${scenario.id}: its script exited with ${code}` }
+  const raw = JSON.parse(fs.readFileSync(json, 'utf8'))
+  if (scenario.id === 'coldmiss') {
+    const by = {}
+    for (const [name, r] of Object.entries(raw)) {
+      const b = r.burst
+      by[name.toLowerCase()] = {
+        clients: b.clients, originRequests: b.rounds.map((x) => x.originRequests),
+        success: round(b.rounds.reduce((n, x) => n + x.success, 0) / b.rounds.length, 4),
+        p50Ms: round(b.latency.p50, 1), p90Ms: round(b.latency.p90, 1), p99Ms: round(b.latency.p99, 1), maxMs: round(b.latency.max, 1),
+        p99EachRoundMs: b.rounds.map((x) => round(x.latency.p99, 1)), originReachedAfterMs: round(b.originReachedAfterMs, 1),
+      }
+    }
+    return { by }
+  }
+  const by = {}
+  for (const r of raw.results) {
+    if (r.skipped) continue
+    by[r.name.startsWith('Varnish') ? 'varnish' : 'lacquer'] = { medianMs: round(r.median, 1), p99Ms: round(r.p99, 1), minMs: round(r.min, 1), maxMs: round(r.max, 1) }
+  }
+  return { by, originRequests: raw.originRequests }
+}
+
+function printScripted(results) {
+  const cold = results.coldmiss?.by
+  if (cold) {
+    console.log('\ncoalesced cold miss (median round by p99)')
+    for (const [name, c] of Object.entries(cold)) {
+      console.log(`  ${name.padEnd(8)} ${c.clients} clients · origin requests ${c.originRequests.join(' / ')} · success ${(c.success * 100).toFixed(2)} % · p50 / p90 / p99 / max ${c.p50Ms} / ${c.p90Ms} / ${c.p99Ms} / ${c.maxMs} ms`)
+    }
+    const l = cold.lacquer
+    if (l) {
+      console.log(`  p99: Varnish ÷ Lacquer ${fmtX(cold.varnish && cold.varnish.p99Ms / l.p99Ms)} · nginx ÷ Lacquer ${fmtX(cold.nginx && cold.nginx.p99Ms / l.p99Ms)}`)
+      const met = l.originRequests.every((n) => n === 1) && l.success === 1 && l.p99Ms < 400
+      console.log(`  target (issue 6, at 2,000 clients): 1 origin request, 100 % success, p99 < 400 ms: ${met ? 'met' : 'MISSED'}${l.clients === 2000 ? '' : ` (here ${l.clients} clients)`}`)
+    }
+  }
+  const esi = results.esi?.by
+  if (esi) {
+    console.log('\nESI page, 10 includes of 50 ms')
+    for (const [name, e] of Object.entries(esi)) console.log(`  ${name.padEnd(8)} median ${e.medianMs} ms · p99 ${e.p99Ms} ms · min ${e.minMs} · max ${e.maxMs}`)
+    if (esi.lacquer && esi.varnish) console.log(`  median: Varnish ÷ Lacquer ${fmtX(esi.varnish.medianMs / esi.lacquer.medianMs)}`)
+  }
+  for (const r of Object.values(results)) if (r.error) console.log(`  ${r.error}`)
+}
 
 // ---- prerequisites ------------------------------------------------------------------------
 
@@ -694,6 +762,24 @@ function printMarkdown(file) {
       }
     }
   }
+  const cold = result.scripted?.coldmiss?.by
+  if (cold) {
+    console.log('\n#### coalesced cold miss (unpinned; the round with the median p99)\n')
+    console.log('| server | clients | origin requests, each round | success | p50 | p90 | p99 | max | p99 of each round | this ÷ Lacquer, p99 |')
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    for (const [name, c] of Object.entries(cold)) {
+      console.log(`| ${name === 'lacquer' ? '**Lacquer**' : name === 'varnish' ? 'Varnish (grace)' : 'nginx (proxy_cache_lock)'} | ${c.clients} | ${c.originRequests.join(' / ')} | ${(c.success * 100).toFixed(2)} % | ${c.p50Ms} ms | ${c.p90Ms} ms | ${c.p99Ms} ms | ${c.maxMs} ms | ${c.p99EachRoundMs.join(' / ')} ms | ${name === 'lacquer' || !cold.lacquer ? '' : fmtX(c.p99Ms / cold.lacquer.p99Ms)} |`)
+    }
+  }
+  const esi = result.scripted?.esi?.by
+  if (esi) {
+    console.log('\n#### ESI page, 10 includes of 50 ms each (unpinned)\n')
+    console.log('| server | median | p99 | min | max | this ÷ Lacquer, median |')
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+    for (const [name, e] of Object.entries(esi)) {
+      console.log(`| ${name === 'lacquer' ? '**Lacquer**' : 'Varnish'} | ${e.medianMs} ms | ${e.p99Ms} ms | ${e.minMs} ms | ${e.maxMs} ms | ${name === 'lacquer' || !esi.lacquer ? '' : fmtX(e.medianMs / esi.lacquer.medianMs)} |`)
+    }
+  }
 }
 
 async function main() {
@@ -705,7 +791,9 @@ async function main() {
     .map((s) => ({ ...s, servers: (s.servers.includes('lacquer') ? [...s.servers, 'lacquer-b'] : s.servers)
       .filter((name) => (name === 'lacquer-b' ? options.servers?.includes(name) : !options.servers || options.servers.includes(name))) }))
     .filter((s) => s.servers.length > 0)
-  if (scenarios.length === 0) fail('nothing to measure: check --only and --servers')
+  const scripted = SCRIPTED.filter((s) => !options.only || options.only.includes(s.id))
+    .filter((s) => s.proxies.some((name) => !options.servers || options.servers.includes(name)))
+  if (scenarios.length === 0 && scripted.length === 0) fail('nothing to measure: check --only and --servers')
   const needed = new Set(scenarios.flatMap((s) => s.servers))
 
   tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lacquer-bench-'))
@@ -720,11 +808,12 @@ async function main() {
     options: { maxOtherLoadPct: options.maxOtherLoadPct, maxWaitS: options.maxWaitS, rounds: options.rounds, durationS: options.durationS, latencyDurationS: options.latencyDurationS, warmupS: options.warmupS, connections: options.connections, quick: options.quick },
     modes: {},
   }
-  const estimate = options.modes.length * scenarios.reduce((t, s) => t + s.servers.length * (options.warmupS + options.rounds * (s.connections ? options.latencyDurationS : options.durationS)), 0)
-  console.log(`bench: ${scenarios.map((s) => s.id).join(', ')} · ${options.modes.join(' then ')} · ${options.rounds} round(s) of ${options.durationS} s · about ${Math.ceil(estimate / 60)} min`)
+  const estimate = (scenarios.length ? options.modes.length : 0) * scenarios.reduce((t, s) => t + s.servers.length * (options.warmupS + options.rounds * (s.connections ? options.latencyDurationS : options.durationS)), 0)
+    + scripted.length * 60
+  console.log(`bench: ${[...scenarios, ...scripted].map((s) => s.id).join(', ')} · ${scenarios.length ? `${options.modes.join(' then ')} · ${options.rounds} round(s) of ${options.durationS} s` : `${options.rounds} round(s)`} · about ${Math.ceil(estimate / 60)} min`)
   console.log(`bench: load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores; temp dir ${tempDir}`)
 
-  for (const mode of options.modes) {
+  for (const mode of scenarios.length ? options.modes : []) {
     const loadBefore = os.loadavg()
     console.log(`\n== ${mode}: ${mode === 'pinned' ? 'every server (and the origin) on core 0, wrk on core 1 (taskset)' : 'no pinning, wrk and servers share both cores'}`)
     const servers = await startServers(mode, needed, tools)
@@ -777,6 +866,12 @@ async function main() {
     }
     for (const scenario of scenarios) printScenario(scenario, mode, summary, options)
     printTargets(mode, summary, options)
+  }
+
+  if (scripted.length) {
+    result.scripted = {}
+    for (const scenario of scripted) result.scripted[scenario.id] = await runScripted(scenario, options)
+    printScripted(result.scripted)
   }
 
   const out = options.out ?? path.join(RESULTS_DIR, `${result.date.replace(/[:.]/g, '-')}.json`)

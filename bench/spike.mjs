@@ -9,11 +9,12 @@
  *
  * Run against Lacquer (`dist/src/cli/main.js serve`) and, side by side, Debian's Varnish
  * (`/usr/sbin/varnishd`, malloc store, grace 60 s, started here on a free port with a VCL file
- * written into a temp dir). Origin, proxies and load generators are separate processes. It
+ * written into a temp dir) and Debian's nginx (`proxy_cache` with `proxy_cache_lock`,
+ * `proxy_cache_use_stale` and background updates, its config written into a temp dir). Origin, proxies and load generators are separate processes. It
  * reports origin requests, client success ratio, latency percentiles and stale answers.
  * It measures; it never asserts. Run `npm run build` first (or `npm run bench:spike`).
  *
- * Environment: BURST (2000), BURST_ROUNDS (3), STEADY_CLIENTS (50), PAGES (20), OUTAGE_MS (10000), COLD (1: the
+ * Environment: SPIKE_PROXIES (lacquer,varnish,nginx), SPIKE_PARTS (burst,outage), BURST (2000), BURST_ROUNDS (3), STEADY_CLIENTS (50), PAGES (20), OUTAGE_MS (10000), COLD (1: the
  * burst is the proxy's first contact with the origin, no kept-alive connection yet), SPIKE_JSON (a
  * file for the raw figures), LACQUER_NODE_FLAGS (node flags for the Lacquer process, e.g.
  * --max-semi-space-size=32).
@@ -36,6 +37,9 @@ const WARM_MS = 4000
 const OUTAGE_MS = Number(process.env.OUTAGE_MS ?? 10_000)
 const AFTER_MS = 6000
 const VARNISHD = '/usr/sbin/varnishd'
+const NGINX = '/usr/sbin/nginx'
+const PROXIES = (process.env.SPIKE_PROXIES ?? 'lacquer,varnish,nginx').split(',').map((s) => s.trim())
+const PARTS = (process.env.SPIKE_PARTS ?? 'burst,outage').split(',').map((s) => s.trim())
 const COLD = process.env.COLD === '1'
 // COLD: only the proxy's first burst has no origin connection open, so one round
 const BURST_ROUNDS = COLD ? 1 : Number(process.env.BURST_ROUNDS ?? 3)
@@ -128,9 +132,11 @@ function runSteady(base, clients, durationMs) {
     const req = http.get(`${base}${path}`, { agent }, (res) => {
       res.resume()
       res.on('end', () => {
+        // nginx sends neither Age nor the origin's Date: its stale answers are told by X-Cache-Status alone
         const age = Number(res.headers.age ?? 0)
         const cs = String(res.headers['cache-status'] ?? '')
-        records.push([at, performance.now() - t0, res.statusCode, age, /fwd=stale/.test(cs) && /; hit/.test(cs) ? 1 : 0])
+        const saysStale = (/fwd=stale/.test(cs) && /; hit/.test(cs)) || /^(STALE|UPDATING)$/.test(String(res.headers['x-cache-status'] ?? ''))
+        records.push([at, performance.now() - t0, res.statusCode, age, saysStale ? 1 : 0])
         resolve()
       })
       res.on('error', () => { records.push([at, performance.now() - t0, 0, 0, 0]); resolve() })
@@ -274,7 +280,7 @@ async function runScenario(start) {
     // 1. the burst on a cold URL, BURST_ROUNDS times (a new URL and new clients each time);
     // the round with the median p99 is reported, every round is kept
     const rounds = []
-    for (let round = 1; round <= BURST_ROUNDS; round++) {
+    for (let round = 1; PARTS.includes('burst') && round <= BURST_ROUNDS; round++) {
       if (!COLD) await get(`${proxy.url}/page/live`)
       const path = `/popular/${round}`
       const burst = JSON.parse(await child(['burst', `${proxy.url}${path}`, String(BURST)]).exited)
@@ -287,7 +293,8 @@ async function runScenario(start) {
       await sleep(1000)
     }
     const byP99 = [...rounds].sort((a, b) => a.latency.p99 - b.latency.p99)
-    const burstReport = { ...byP99[Math.floor((byP99.length - 1) / 2)], rounds }
+    const burstReport = rounds.length ? { ...byP99[Math.floor((byP99.length - 1) / 2)], rounds } : undefined
+    if (!PARTS.includes('outage')) return { burst: burstReport }
     // 2. steady load on cached pages; the origin killed for OUTAGE_MS, then restarted
     for (let i = 0; i < PAGES; i++) await get(`${proxy.url}/page/${i}`)
     const beforeSteady = origin.requests('/page/')
@@ -329,7 +336,7 @@ function fmt(n, digits = 0) {
 
 function printSideBySide(results) {
   const names = Object.keys(results)
-  const rows = [
+  const all = [
     ['burst: clients on one cold URL', (r) => String(r.burst.clients)],
     ['burst: latency p50 / p90 / p99 / max (ms)', (r) => `${fmt(r.burst.latency.p50)} / ${fmt(r.burst.latency.p90)} / ${fmt(r.burst.latency.p99)} / ${fmt(r.burst.latency.max)}`],
     [`burst: p99 of each of the ${BURST_ROUNDS} rounds (ms)`, (r) => r.burst.rounds.map((x) => fmt(x.latency.p99)).join(' / ')],
@@ -342,18 +349,79 @@ function printSideBySide(results) {
     ['outage: client errors (whole run)', (r) => String(r.outage.errors)],
     [`outage: requests while the origin was down (${OUTAGE_MS / 1000} s)`, (r) => String(r.outage.duringOutage)],
     ['outage: errors while down', (r) => String(r.outage.errorsDuringOutage)],
-    ['outage: stale answers while down (Age > max-age)', (r) => String(r.outage.staleDuringOutage)],
-    ['outage: of them, Cache-Status hit; fwd=stale', (r) => (r.outage.staleCacheStatus ? String(r.outage.staleCacheStatus) : '– (not sent)')],
+    ['outage: stale answers while down (Age > max-age)', (r) => (r.sendsAge === false ? '– (sends no Age)' : String(r.outage.staleDuringOutage))],
+    ['outage: saying so (Cache-Status fwd=stale; nginx X-Cache-Status)', (r) => (r.outage.staleCacheStatus ? String(r.outage.staleCacheStatus) : '– (not sent)')],
     ['outage: latency while down p50 / p99 / max (ms)', (r) => `${fmt(r.outage.latencyDuringOutage.p50, 1)} / ${fmt(r.outage.latencyDuringOutage.p99, 1)} / ${fmt(r.outage.latencyDuringOutage.max, 1)}`],
     ['outage: latency whole run p50 / p99 (ms)', (r) => `${fmt(r.outage.latencyAll.p50, 1)} / ${fmt(r.outage.latencyAll.p99, 1)}`],
     ['outage: origin requests for the pages', (r) => String(r.outage.originRequests)],
-    ['outage: first fresh answer after restart (ms)', (r) => fmt(r.outage.firstFreshAfterRestartMs)],
-    ['outage: stale answers > 2 s after restart', (r) => String(r.outage.staleAnswersMoreThan2sAfterRestart)],
+    ['outage: first fresh answer after restart (ms)', (r) => (r.sendsAge === false ? '– (sends no Age)' : fmt(r.outage.firstFreshAfterRestartMs))],
+    ['outage: stale answers > 2 s after restart', (r) => (r.sendsAge === false ? '– (sends no Age)' : String(r.outage.staleAnswersMoreThan2sAfterRestart))],
   ]
+  // only the parts that were run (SPIKE_PARTS)
+  const rows = all.filter(([label]) => Object.values(results).some((r) => r[label.split(':')[0]] !== undefined))
   const width = Math.max(...rows.map(([label]) => label.length))
   const col = 30
   console.log(`\n${''.padEnd(width)}  ${names.map((n) => n.padEnd(col)).join('')}`)
   for (const [label, cell] of rows) console.log(`${label.padEnd(width)}  ${names.map((n) => cell(results[n]).padEnd(col)).join('')}`)
+}
+
+async function startNginx(originPort) {
+  const dir = mkdtempSync(join(tmpdir(), 'lacquer-spike-nginx-'))
+  // nginx started as root drops its workers to nobody, who must read and write here
+  chmodSync(dir, 0o777)
+  const port = await freePort()
+  const conf = join(dir, 'nginx.conf')
+  writeFileSync(conf, `daemon off;
+worker_processes auto;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy_temp;
+  fastcgi_temp_path ${dir}/fastcgi_temp;
+  uwsgi_temp_path ${dir}/uwsgi_temp;
+  scgi_temp_path ${dir}/scgi_temp;
+  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=spike:10m max_size=256m inactive=10m use_temp_path=off;
+  upstream origin { server 127.0.0.1:${originPort}; keepalive 32; }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_connect_timeout 1s;
+      proxy_cache spike;
+      # one request to the origin per cold URL; the others wait for it (nginx re-checks every 500 ms)
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout 10s;
+      proxy_cache_lock_age 10s;
+      # serve stale while the origin fails or while one background request refreshes it
+      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+      proxy_cache_background_update on;
+      add_header X-Cache-Status $upstream_cache_status;
+    }
+  }
+}
+`)
+  const proc = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(proc)
+  let out = ''
+  proc.stdout.on('data', (d) => { out += d })
+  proc.stderr.on('data', (d) => { out += d })
+  const until = Date.now() + 20_000
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`nginx exited: ${out}`)
+    if ((await get(`http://127.0.0.1:${port}/__ready`)).status) break
+    if (Date.now() > until) throw new Error(`nginx did not answer: ${out}`)
+    await sleep(100)
+  }
+  return {
+    name: 'nginx', url: `http://127.0.0.1:${port}`,
+    stop: async () => { proc.kill('SIGTERM'); await new Promise((r) => proc.on('exit', r)); rmSync(dir, { recursive: true, force: true }) },
+  }
 }
 
 async function main() {
@@ -363,16 +431,23 @@ async function main() {
   }
   const nofile = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim())
   if (nofile < BURST + 500) console.warn(`spike: open-file limit ${nofile} is low for ${BURST} clients; raise it with \`ulimit -n 20000\``)
-  console.log(`spike: ${BURST} concurrent clients on one cold URL (origin ${ORIGIN_DELAY_MS} ms${COLD ? ', no origin connection open yet' : ''}), then ${STEADY_CLIENTS} steady clients on ${PAGES} cached pages`
-    + ` (max-age=${MAX_AGE_S}, stale-if-error=60) with the origin killed for ${OUTAGE_MS / 1000} s`)
+  const parts = []
+  if (PARTS.includes('burst')) parts.push(`${BURST} concurrent clients on one cold URL (origin ${ORIGIN_DELAY_MS} ms${COLD ? ', no origin connection open yet' : ''}), ${BURST_ROUNDS} round(s)`)
+  if (PARTS.includes('outage')) parts.push(`${STEADY_CLIENTS} steady clients on ${PAGES} cached pages (max-age=${MAX_AGE_S}, stale-if-error=60) with the origin killed for ${OUTAGE_MS / 1000} s`)
+  console.log(`spike: ${parts.join(', then ')}; proxies: ${PROXIES.join(', ')}`)
   const results = {}
-  results.Lacquer = await runScenario(startLacquer)
-  console.log('Lacquer done')
-  if (existsSync(VARNISHD)) {
-    results.Varnish = await runScenario(startVarnish)
-    console.log('Varnish done')
-  } else {
-    console.log(`spike: ${VARNISHD} not found, Varnish skipped; install it with: sudo apt-get install -y varnish`)
+  const proxies = [
+    { id: 'lacquer', name: 'Lacquer', start: startLacquer },
+    { id: 'varnish', name: 'Varnish', start: startVarnish, binary: VARNISHD, apt: 'varnish' },
+    { id: 'nginx', name: 'nginx', start: startNginx, binary: NGINX, apt: 'nginx' },
+  ]
+  for (const proxy of proxies.filter((p) => PROXIES.includes(p.id))) {
+    if (proxy.binary && !existsSync(proxy.binary)) {
+      console.log(`spike: ${proxy.binary} not found, ${proxy.name} skipped; install it with: sudo apt-get install -y ${proxy.apt}`)
+      continue
+    }
+    results[proxy.name] = { ...(await runScenario(proxy.start)), ...(proxy.id === 'nginx' ? { sendsAge: false } : {}) }
+    console.log(`${proxy.name} done`)
   }
   printSideBySide(results)
   if (process.env.SPIKE_JSON) writeFileSync(process.env.SPIKE_JSON, JSON.stringify(results, null, 2))
@@ -384,4 +459,8 @@ const role = process.argv[2] ?? 'main'
 if (role === 'origin') runOrigin(Number(process.argv[3]))
 else if (role === 'burst') runBurst(process.argv[3], Number(process.argv[4]))
 else if (role === 'steady') runSteady(process.argv[3], Number(process.argv[4]), Number(process.argv[5]))
-else await main()
+else {
+  // Ctrl-C or the bench runner's SIGTERM: the 'exit' handler above ends every child it started
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130))
+  await main()
+}
