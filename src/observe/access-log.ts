@@ -155,12 +155,23 @@ export class AccessLog {
     if (!this.out.write(chunk, this.onWritten)) this.isWaiting = true
   }
 
-  /** Reopens the file (after logrotate moved it); a no-op for stdout and stderr. */
+  /**
+   * Reopens the file (after logrotate moved it); a no-op for stdout and stderr. When the path
+   * cannot be opened now (its directory moved away, no permission), the process goes on: the
+   * error is reported and lines keep going to the file opened before (as nginx does on USR1),
+   * until a later reopen succeeds.
+   */
   reopen(): void {
     if (this.path === undefined) return
     this.flush()
     const old = this.out
-    this.open()
+    try {
+      this.open()
+    } catch (err) {
+      const still = this.isBroken ? 'lines are dropped (the file opened before is broken too)' : 'lines still go to the file opened before'
+      this.onError(`the access log cannot be reopened: ${(err as Error).message.replace(/^invalid configuration: /, '')}; ${still} until a reopen (SIGHUP) succeeds`)
+      return
+    }
     old.end()
     // what waited for the old file (slow, or broken) goes to the new one
     this.writeQueue()

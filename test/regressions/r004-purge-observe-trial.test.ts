@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readFileSync, renameSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
@@ -24,6 +24,15 @@ const temp = useTempDirs('lacquer-r004-')
 import { admin, adminPurge, countingRoute } from '../helpers/invalidation.js'
 
 const BIN = 'dist/src/cli/main.js'
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
 const TOKEN = 'a-long-enough-token-for-tests'
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -93,6 +102,67 @@ test('reopen() (SIGHUP) writes to a new file after logrotate moved the old one a
   const fresh = readFileSync(file, 'utf8')
   assert.match(fresh, /"url":"\/after"/)
   assert.doesNotMatch(fresh, /before/)
+})
+
+test('reopen() (SIGHUP) when the path cannot be opened any more: an error naming the path, no crash, lines still written to the file opened before; a later reopen moves on', async () => {
+  const dir = temp.dir()
+  const logs = join(dir, 'logs')
+  mkdirSync(logs)
+  const file = join(logs, 'access.log')
+  const errors: string[] = []
+  const log = new AccessLog({ format: 'json', output: file }, (m) => errors.push(m))
+  const record = { remote: '127.0.0.1', time: Date.now(), method: 'GET', url: '/before', host: 'h', status: 200, bytes: 1, state: 'hit', durationMs: 1, id: 1 }
+  log.write(record)
+  log.flush()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  // the directory moved away (logrotate's olddir, a cleanup job): the path is gone
+  renameSync(logs, `${logs}.moved`)
+  assert.doesNotThrow(() => log.reopen())
+  assert.equal(errors.length, 1)
+  assert.match(errors[0]!, /cannot be reopened: accessLog\.output: ".*access\.log" cannot be opened for appending \(ENOENT\).*still go to the file opened before.*SIGHUP/)
+  log.write({ ...record, url: '/during', id: 2 })
+  log.flush()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.match(readFileSync(join(`${logs}.moved`, 'access.log'), 'utf8'), /"url":"\/during"/)
+  // the directory is back: the next reopen writes to the path again
+  mkdirSync(logs)
+  log.reopen()
+  log.write({ ...record, url: '/after', id: 3 })
+  await log.close()
+  assert.equal(log.dropped, 0)
+  assert.match(readFileSync(file, 'utf8'), /"url":"\/after"/)
+  assert.doesNotMatch(readFileSync(join(`${logs}.moved`, 'access.log'), 'utf8'), /after/)
+})
+
+test('lacquer serve survives kill -HUP while its access log\'s directory is gone, and goes on serving and logging', async () => {
+  const dir = temp.dir()
+  const logs = join(dir, 'logs')
+  mkdirSync(logs)
+  const port = await freePort()
+  const child = spawn(process.execPath, [BIN, 'serve', '--origin', origin.url, '--listen', `127.0.0.1:${port}`, '--no-admin', '--access-log', join(logs, 'access.log')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  let stdout = ''
+  child.stderr.on('data', (d) => { stderr += d })
+  child.stdout.on('data', (d) => { stdout += d })
+  try {
+    const url = `http://127.0.0.1:${port}`
+    for (let i = 0; ; i++) {
+      try { await request(`${url}/p`); break } catch (err) { if (i > 100) throw err; await new Promise((r) => setTimeout(r, 50)) }
+    }
+    renameSync(logs, `${logs}.moved`)
+    child.kill('SIGHUP')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.equal(child.exitCode, null, `lacquer died: ${stderr}`)
+    const res = await request(`${url}/p`)
+    assert.equal(res.status, 200)
+    assert.match(stdout + stderr, /cannot be reopened.*ENOENT/)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))
+  }
+  const lines = readFileSync(join(`${logs}.moved`, 'access.log'), 'utf8').trim().split('\n')
+  assert.equal(lines.length, 2, `the request before the HUP and the one after, each logged once to the file still open:\n${lines.join('\n')}`)
 })
 
 test('Lacquer\'s own bearer token is never forwarded to the origin, and does not stop caching', async () => {
