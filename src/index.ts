@@ -158,6 +158,8 @@ export function createProxy(options: ProxyOptions, policy?: Policy, extras: Crea
       // a policy given to createProxy stays unless the reload brings one (in its call or its config)
       ctx.policy = compilePolicy(swapped, nextPolicy ?? next.hooks ?? policy)
       log('info', 'config reloaded', { rules: swapped.rules.length, warnings })
+      // a reload reopens the access log too (as nginx's does): a logrotate postrotate may use either
+      observer.accessLog?.reopen()
       return warnings
     },
     reopenLogs() {

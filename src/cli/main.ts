@@ -136,12 +136,20 @@ program
       // with the access log on stdout, the banner goes to stderr so the log stream stays clean
       const banner = server.config.accessLog && ['-', 'stdout'].includes(server.config.accessLog.output) ? process.stderr : process.stdout
       banner.write(`lacquer: serving ${server.url} → ${server.config.origins.map((o) => o.url).join(', ')}${server.adminUrl ? ` (admin ${server.adminUrl})` : ''}${path ? ` with ${path}` : ''}${workers > 1 ? `, ${workers} workers` : ''}\n`)
+      // SIGHUP reloads the config and reopens the access log (the reload does both; a refused
+      // config or no config file still reopens the log)
       process.on('SIGHUP', () => {
-        server.reopenLogs()
-        if (!path) { logger('warn', 'SIGHUP: started without a config file, nothing to reload'); return }
+        if (!path) {
+          server.reopenLogs()
+          logger('warn', 'SIGHUP: started without a config file, nothing to reload (the access log was reopened)')
+          return
+        }
         server.reload().then(
           (warnings) => logger('info', 'SIGHUP: config reloaded', { path, warnings }),
-          (err: Error) => logger('error', 'SIGHUP: the new config was refused; the running one stays', { path, error: err.message }),
+          (err: Error) => {
+            server.reopenLogs()
+            logger('error', 'SIGHUP: the new config was refused; the running one stays', { path, error: err.message })
+          },
         )
       })
       stopOnSignals(() => server.close())

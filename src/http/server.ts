@@ -145,6 +145,13 @@ function rejectMalformed(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: 
   // a response is already under way on this connection (answered before the parser failed on
   // the body): never write a second one, just close
   const inProgress = (socket as Socket & { _httpMessage?: http.ServerResponse })._httpMessage
+  // the request under way failed in its body (a malformed chunk, or the client's side closed or
+  // reset before the body was whole): it is answered, or given up, now; never after its timeout
+  const pending = (inProgress as (http.ServerResponse & { req?: http.IncomingMessage }) | undefined)?.req
+  if (inProgress && pending && !pending.complete && !inProgress.headersSent && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+    rejectBody(ctx, err, socket, inProgress, pending)
+    return
+  }
   if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
   // the last answer on this connection said Connection: close: what follows it is ignored (RFC 9112 §9.6)
   if (closing.has(socket)) { socket.destroySoon(); return }
@@ -171,6 +178,33 @@ function rejectMalformed(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: 
     + `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Status: ${ctx.config.name}; detail=BAD-REQUEST\r\nLacquer-Error: ${code}\r\n\r\n${body}`)
 }
 
+/**
+ * A request whose body failed to arrive whole. While its body is still being read (the usual
+ * case: up to REQUEST_BODY_BUFFER_BYTES, before any origin connection is taken), nothing was
+ * forwarded: a malformed body gets its 400 (RFC 9112 §7.1) and the connection closes; a client
+ * that closed its side mid-body is logged once, as 499 (nginx's "client closed request"), with
+ * its method and URL. A body already streaming to the origin is cut there (the origin request
+ * is aborted, never completed); that transaction answers and logs.
+ */
+function rejectBody(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: Socket, res: http.ServerResponse, req: http.IncomingMessage): void {
+  const clientLeft = err.code === 'HPE_INVALID_EOF_STATE' || err.code === 'ECONNRESET' || !socket.writable
+  const fields = { method: req.method, url: req.url, remote: socket.remoteAddress, parser: err.code }
+  if (!bufferingBody.has(req)) {
+    ctx.log('info', clientLeft ? 'client closed the connection before its request body was whole' : 'malformed request body', fields)
+    socket.destroy()
+    return
+  }
+  if (clientLeft) {
+    ctx.log('info', 'client closed the connection before its request body was whole', fields)
+    ctx.observer.refused(499, socket.remoteAddress ?? '', req.method, req.url, req.headers.host, 0)
+    socket.destroy()
+    return
+  }
+  answerError(ctx, toIncoming(req, undefined), new ResponseSink(res), 'ERR_HTTP_BAD_REQUEST', `malformed request body (${err.code ?? err.message}; RFC 9112 §7.1)`)
+  // nothing more is read from this connection: the parser stopped at the error
+  res.once('finish', () => socket.destroySoon())
+}
+
 /** The request line is `token SP target SP HTTP/d.d`: only its method is unknown (then 501, not 400). */
 function isWellFormedRequestLine(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): boolean {
   const line = err.rawPacket?.subarray(0, 8192).toString('latin1').split('\n', 1)[0] ?? ''
@@ -195,6 +229,9 @@ function toIncoming(req: http.IncomingMessage, body: Buffer | Readable | undefin
   }
 }
 
+/** requests whose body is being read before the transaction starts (nothing forwarded yet) */
+const bufferingBody = new WeakSet<http.IncomingMessage>()
+
 /** Request bodies up to this size are read whole before they go to the origin. */
 export const REQUEST_BODY_BUFFER_BYTES = 1024 * 1024
 
@@ -203,10 +240,12 @@ export const REQUEST_BODY_BUFFER_BYTES = 1024 * 1024
  * past the limit, a stream of what was read and the rest; undefined when the client went away.
  */
 function bufferRequestBody(req: http.IncomingMessage, limit: number): Promise<Buffer | Readable | undefined> {
+  bufferingBody.add(req)
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let size = 0
     const done = (result: Buffer | Readable | undefined) => {
+      bufferingBody.delete(req)
       req.off('data', onData)
       req.off('end', onEnd)
       req.off('close', onClose)

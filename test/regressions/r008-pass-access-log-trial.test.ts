@@ -1,0 +1,123 @@
+/**
+ * r008: what the new-user trial of the pass path and the access log found (2026-12-04
+ * evening), each with the behaviour that answers it. (The access log's reopen that could not
+ * open its path is in r004, beside the other reopen tests.)
+ */
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync, renameSync } from 'node:fs'
+import net from 'node:net'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { startOrigin, sleep, type TestOrigin } from '../helpers/origin.js'
+import { request, startProxy, type TestProxy } from '../helpers/proxy.js'
+import { useTempDirs } from '../helpers/temp-dirs.js'
+
+const temp = useTempDirs('lacquer-r008-')
+
+let origin: TestOrigin
+let proxy: TestProxy
+let logFile: string
+
+before(async () => {
+  origin = await startOrigin({
+    '/upload': (_req, res, body) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`got ${body.length}`) },
+  })
+  logFile = join(temp.dir(), 'access.log')
+  proxy = await startProxy({ origin: origin.url, accessLog: { format: 'json', output: logFile } })
+})
+after(async () => { await proxy.close(); await origin.close() })
+
+/** Sends raw bytes on a new connection; resolves with what came back and how the connection ended. */
+function raw(bytes: string, opts: { end?: 'fin' | 'reset'; afterMs?: number; waitMs?: number } = {}): Promise<{ text: string; closedAfterMs: number | undefined }> {
+  const { port } = new URL(proxy.url)
+  return new Promise((resolve) => {
+    const started = Date.now()
+    let text = ''
+    let closedAfterMs: number | undefined
+    const socket = net.connect(Number(port), '127.0.0.1', () => {
+      socket.write(bytes)
+      if (opts.end) setTimeout(() => (opts.end === 'reset' ? socket.resetAndDestroy() : socket.end()), opts.afterMs ?? 50)
+    })
+    socket.on('data', (d) => { text += d })
+    socket.on('error', () => {})
+    socket.on('close', () => { closedAfterMs = Date.now() - started })
+    setTimeout(() => { socket.destroy(); resolve({ text, closedAfterMs }) }, opts.waitMs ?? 1000)
+  })
+}
+
+async function logLines(): Promise<Array<Record<string, unknown>>> {
+  await sleep(120)
+  return readFileSync(logFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+const head = (path: string, fields: string) => `POST ${path} HTTP/1.1\r\nHost: shop.example\r\n${fields}\r\n`
+
+test('a chunked request body with a malformed chunk size is a 400 at once (RFC 9112 §7.1), the connection closed, nothing sent to the origin, one log line', async () => {
+  const before = origin.received.length
+  const { text, closedAfterMs } = await raw(`${head('/upload?bad-size', 'Transfer-Encoding: chunked\r\n')}ZZ\r\nabc\r\n0\r\n\r\n`)
+  assert.match(text, /^HTTP\/1\.1 400 /)
+  assert.match(text, /lacquer-error: ERR_HTTP_BAD_REQUEST/i)
+  assert.match(text, /malformed request body/)
+  assert.ok(closedAfterMs !== undefined && closedAfterMs < 900, `closed at once, not after a timeout (${closedAfterMs} ms)`)
+  assert.equal(origin.received.length, before)
+  const lines = (await logLines()).filter((l) => l.url === '/upload?bad-size')
+  assert.equal(lines.length, 1)
+  assert.equal(lines[0]!.method, 'POST')
+  assert.equal(lines[0]!.status, 400)
+})
+
+test('a chunk whose data does not end in CRLF is a 400 at once as well', async () => {
+  const { text, closedAfterMs } = await raw(`${head('/upload?bad-end', 'Transfer-Encoding: chunked\r\n')}3\r\nabcXX\r\n0\r\n\r\n`)
+  assert.match(text, /^HTTP\/1\.1 400 /)
+  assert.ok(closedAfterMs !== undefined && closedAfterMs < 900, `closed at once (${closedAfterMs} ms)`)
+  const lines = (await logLines()).filter((l) => l.url === '/upload?bad-end')
+  assert.equal(lines.length, 1)
+  assert.equal(lines[0]!.status, 400)
+})
+
+test('a client that closes its side mid-upload is let go at once and logged once, as 499 with its method and URL; nothing reaches the origin', async () => {
+  const before = origin.received.length
+  const { text, closedAfterMs } = await raw(`${head('/upload?fin', 'Content-Length: 100000\r\n')}${'x'.repeat(50_000)}`, { end: 'fin', afterMs: 100 })
+  assert.equal(text, '', 'no answer is owed to a request that never arrived whole')
+  assert.ok(closedAfterMs !== undefined && closedAfterMs < 900, `the connection closed at once, not held in CLOSE-WAIT (${closedAfterMs} ms)`)
+  assert.equal(origin.received.length, before)
+  const lines = (await logLines()).filter((l) => l.url === '/upload?fin')
+  assert.equal(lines.length, 1, JSON.stringify(lines))
+  assert.equal(lines[0]!.method, 'POST')
+  assert.equal(lines[0]!.status, 499)
+  assert.ok(proxy.logs.some((l) => /client closed the connection before its request body was whole/.test(l.msg) && l.fields?.url === '/upload?fin'))
+})
+
+test('a client that resets its connection mid-upload is logged once, as 499', async () => {
+  await raw(`${head('/upload?rst', 'Content-Length: 100000\r\n')}${'x'.repeat(20_000)}`, { end: 'reset', afterMs: 100, waitMs: 600 })
+  const lines = (await logLines()).filter((l) => l.url === '/upload?rst')
+  assert.equal(lines.length, 1, JSON.stringify(lines))
+  assert.equal(lines[0]!.status, 499)
+})
+
+test('after all that, uploads still work, whole', async () => {
+  const body = 'y'.repeat(300_000)
+  const res = await request(`${proxy.url}/upload`, { method: 'POST', body })
+  assert.equal(res.status, 200)
+  assert.equal(res.body, `got ${body.length}`)
+})
+
+test('a config reload (POST /reload, lacquer reload) reopens the access log as SIGHUP does: a logrotate postrotate may use either', async () => {
+  const file = join(temp.dir(), 'access.log')
+  const options = { origin: origin.url, accessLog: { format: 'json' as const, output: file } }
+  const own = await startProxy(options)
+  try {
+    await request(`${own.url}/upload?before-rotate`, { method: 'POST', body: 'a' })
+    await sleep(120)
+    renameSync(file, `${file}.1`)
+    own.proxy.reload(options)
+    assert.ok(existsSync(file), 'the reload opened the path again')
+    await request(`${own.url}/upload?after-rotate`, { method: 'POST', body: 'b' })
+  } finally {
+    await own.close()
+  }
+  assert.match(readFileSync(`${file}.1`, 'utf8'), /before-rotate/)
+  const fresh = readFileSync(file, 'utf8')
+  assert.match(fresh, /after-rotate/)
+  assert.doesNotMatch(fresh, /before-rotate/)
+})
