@@ -294,7 +294,10 @@ export function classifyOriginError(err: unknown): LacquerError {
   if ((err as Error)?.name === 'HTTPParserError' || code?.startsWith('HPE_') || code === 'ERR_ASSERTION'
     || err instanceof undiciErrors.ResponseError || code === 'UND_ERR_INVALID_ARG'
     // a response head larger than undici's limit (16 KiB): the origin's answer, not its connection
-    || err instanceof undiciErrors.HeadersOverflowError || code === 'UND_ERR_HEADERS_OVERFLOW') {
+    || err instanceof undiciErrors.HeadersOverflowError || code === 'UND_ERR_HEADERS_OVERFLOW'
+    // undici's 'bad response' / 'bad upgrade': bytes the client cannot take as an answer (a 100
+    // Continue that was not asked for, an answer with no request, an upgrade not asked for)
+    || (code === 'UND_ERR_SOCKET' && /^bad (response|upgrade)$/.test((err as Error).message))) {
     return new LacquerError('ERR_ORIGIN_BAD_RESPONSE', (err as Error).message, { cause: err })
   }
   return new LacquerError('ERR_ORIGIN_UNREACHABLE', (err as Error)?.message ?? String(err), { cause: err })

@@ -121,3 +121,21 @@ test('a config reload (POST /reload, lacquer reload) reopens the access log as S
   assert.match(fresh, /after-rotate/)
   assert.doesNotMatch(fresh, /before-rotate/)
 })
+
+test('an origin that answers with a 100 Continue nobody asked for, then its response: a 502 naming a bad response (ERR_ORIGIN_BAD_RESPONSE), not an unreachable origin', async () => {
+  // undici (the origin client) refuses an interim 100 it did not ask for; the answer must say what happened
+  const rawOrigin = net.createServer((socket) => {
+    socket.once('data', () => socket.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: max-age=60\r\n\r\nok'))
+    socket.on('error', () => {})
+  })
+  await new Promise<void>((resolve) => rawOrigin.listen(0, '127.0.0.1', resolve))
+  const own = await startProxy({ origin: `http://127.0.0.1:${(rawOrigin.address() as net.AddressInfo).port}` })
+  try {
+    const res = await request(`${own.url}/interim`)
+    assert.equal(res.status, 502)
+    assert.equal(res.headers['lacquer-error'], 'ERR_ORIGIN_BAD_RESPONSE')
+  } finally {
+    await own.close()
+    rawOrigin.close()
+  }
+})
