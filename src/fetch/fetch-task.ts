@@ -237,7 +237,7 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     ({ fetched, writer, head } = decideStorage(ctx, job, busy, res, received, esi, requestAt, responseAt, originMs))
   }
   const { isShareable, tags } = fetched
-  busy.cancel = () => res.body.destroy()
+  busy.cancel = () => res.body.destroy(CLIENTS_GONE)
   busy.setHead(fetched)
   if (!isShareable) releaseBusy(ctx, busy)
 
@@ -258,6 +258,12 @@ async function runFetch(ctx: ProxyContext, job: FetchJob, busy: BusyEntry): Prom
     }
   } catch (err) {
     writer?.abort()
+    if (err === CLIENTS_GONE) {
+      // the fetch was given up by Lacquer (every client left and nothing is stored): not the origin's failure
+      ctx.log('debug', 'origin fetch cancelled: every client left before the body was whole', { key: job.key, method: job.request.method, mode: job.mode })
+      busy.fail(new LacquerError('ERR_ORIGIN_INCOMPLETE_BODY', CLIENTS_GONE.message))
+      return releaseBusy(ctx, busy)
+    }
     const error = err instanceof LacquerError && err.code === 'ERR_ESI_TOO_LARGE' ? err : bodyError(err)
     fetched.esi?.fail(error)
     return fetchError(ctx, job, busy, error)
@@ -349,6 +355,9 @@ const NO_VARY: readonly never[] = Object.freeze([])
 function applyConfiguredTtl(freshness: Freshness, ttlMs: number | undefined): void {
   if (ttlMs !== undefined) Object.assign(freshness, { lifetimeMs: freshness.initialAgeMs + ttlMs, source: 'config' })
 }
+
+/** The reason a fetch's body is destroyed when every client left and nothing is stored (busy.cancel). */
+const CLIENTS_GONE = new Error('every client left before the body was whole; the origin request was cancelled')
 
 function bodyError(err: unknown): LacquerError {
   const classified = classifyOriginError(err)

@@ -139,3 +139,33 @@ test('an origin that answers with a 100 Continue nobody asked for, then its resp
     rawOrigin.close()
   }
 })
+
+test('a client that leaves a private download midway cancels the origin request without blaming the origin: no origin error counted, no warning', async () => {
+  let cancelled = false
+  const own = await startProxy({ origin: origin.url })
+  origin.on('/private-big', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'private' })
+    const chunk = Buffer.alloc(64 * 1024, 0x61)
+    const timer = setInterval(() => res.write(chunk), 10)
+    res.on('close', () => { clearInterval(timer); cancelled = true })
+  })
+  try {
+    const { port } = new URL(own.url)
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('GET /private-big HTTP/1.1\r\nHost: shop.example\r\n\r\n'))
+      let got = 0
+      socket.on('data', (d) => { got += d.length; if (got > 200_000) { socket.destroy(); resolve() } })
+      socket.on('error', () => {})
+    })
+    for (let i = 0; i < 50 && !cancelled; i++) await sleep(20)
+    assert.ok(cancelled, 'the origin request was cancelled')
+    await sleep(50)
+    const stats = JSON.parse((await request(`${own.adminUrl}/stats`)).body) as { originErrors: number; incompleteBodies: number }
+    assert.equal(stats.originErrors, 0)
+    assert.equal(stats.incompleteBodies, 0)
+    assert.ok(!own.logs.some((l) => l.msg === 'origin fetch failed'), JSON.stringify(own.logs.filter((l) => l.level === 'warn')))
+    assert.equal((await request(`${own.url}/upload`, { method: 'POST', body: 'z' })).status, 200)
+  } finally {
+    await own.close()
+  }
+})
