@@ -361,7 +361,10 @@ const CLIENTS_GONE = new Error('every client left before the body was whole; the
 
 function bodyError(err: unknown): LacquerError {
   const classified = classifyOriginError(err)
-  return classified.code === 'ERR_ORIGIN_TIMEOUT' ? classified : new LacquerError('ERR_ORIGIN_INCOMPLETE_BODY', classified.message, { cause: err })
+  // a timeout, or a response that breaks HTTP's framing (two different Content-Lengths, a bad
+  // chunk), keeps its own code; anything else cutting the body short is an incomplete body
+  return classified.code === 'ERR_ORIGIN_TIMEOUT' || classified.code === 'ERR_ORIGIN_BAD_RESPONSE' ? classified
+    : new LacquerError('ERR_ORIGIN_INCOMPLETE_BODY', classified.message, { cause: err })
 }
 
 /** error: nothing stored; the clients get a 502/504, or an aborted response if the head was sent. */

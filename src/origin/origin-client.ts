@@ -248,7 +248,11 @@ class Exchange implements Dispatcher.DispatchHandler {
       body?.fail(err)
     } else {
       settled?.(false)
-      reject?.(classifyOriginError(err))
+      // before the head was handed over, undici names llhttp's refusal of the head's framing
+      // (two different Content-Lengths, RFC 9112 §6.3) a length mismatch: a bad response
+      reject?.(err instanceof undiciErrors.ResponseContentLengthMismatchError
+        ? new LacquerError('ERR_ORIGIN_BAD_RESPONSE', `the response's framing is invalid (Content-Length, RFC 9112 §6.3): ${err.message}`, { cause: err })
+        : classifyOriginError(err))
     }
   }
 

@@ -169,3 +169,20 @@ test('a client that leaves a private download midway cancels the origin request 
     await own.close()
   }
 })
+
+test('an origin response with two different Content-Lengths is a 502 naming a bad response (RFC 9112 §6.3), not an incomplete body', async () => {
+  const rawOrigin = net.createServer((socket) => {
+    socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!'))
+    socket.on('error', () => {})
+  })
+  await new Promise<void>((resolve) => rawOrigin.listen(0, '127.0.0.1', resolve))
+  const own = await startProxy({ origin: `http://127.0.0.1:${(rawOrigin.address() as net.AddressInfo).port}` })
+  try {
+    const res = await request(`${own.url}/two-lengths`)
+    assert.equal(res.status, 502)
+    assert.equal(res.headers['lacquer-error'], 'ERR_ORIGIN_BAD_RESPONSE')
+  } finally {
+    await own.close()
+    rawOrigin.close()
+  }
+})
