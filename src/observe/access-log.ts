@@ -12,7 +12,8 @@
  * config error) and reopened on `reopen()` (SIGHUP), so logrotate can move it away; `close()`
  * writes what is pending before it resolves.
  */
-import { closeSync, createWriteStream, openSync } from 'node:fs'
+import { closeSync, createWriteStream, existsSync, openSync } from 'node:fs'
+import { dirname } from 'node:path'
 import type { Writable } from 'node:stream'
 import { LacquerError } from '../errors.js'
 import { AccessLogBatch, type AccessLogFormat, CAPACITY } from './access-log-batch.js'
@@ -93,7 +94,11 @@ export class AccessLog {
     try {
       closeSync(openSync(path, 'a'))
     } catch (err) {
-      throw new LacquerError('ERR_CONFIG_INVALID', `accessLog.output: ${JSON.stringify(path)} cannot be opened for appending (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give a writable file, or - for stdout`)
+      const code = (err as NodeJS.ErrnoException).code
+      const why = code === 'ENOENT' && !existsSync(dirname(path)) ? `ENOENT: its directory ${JSON.stringify(dirname(path))} does not exist; create it`
+        : code === 'EISDIR' ? 'EISDIR: it is a directory; name a file in it'
+          : code ?? (err as Error).message
+      throw new LacquerError('ERR_CONFIG_INVALID', `accessLog.output: ${JSON.stringify(path)} cannot be opened for appending (${why}); give a writable file, or - for stdout`)
     }
     this.attach(createWriteStream(path, { flags: 'a' }))
   }

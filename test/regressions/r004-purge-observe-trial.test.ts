@@ -56,7 +56,10 @@ after(async () => { await proxy.close(); await origin.close() })
 
 test('an access log path that cannot be opened is a config error at start, naming the key and the fix', () => {
   assert.throws(() => createProxy({ origin: origin.url, accessLog: { output: '/nonexistent-dir/a.log' } }),
-    (err: Error) => err instanceof LacquerError && err.code === 'ERR_CONFIG_INVALID' && /accessLog\.output: "\/nonexistent-dir\/a\.log" cannot be opened .*ENOENT.*give a writable file/.test(err.message))
+    (err: Error) => err instanceof LacquerError && err.code === 'ERR_CONFIG_INVALID' && /accessLog\.output: "\/nonexistent-dir\/a\.log" cannot be opened .*ENOENT: its directory "\/nonexistent-dir" does not exist; create it.*give a writable file/.test(err.message))
+  const dir = temp.dir()
+  assert.throws(() => createProxy({ origin: origin.url, accessLog: { output: dir } }),
+    (err: Error) => err instanceof LacquerError && /EISDIR: it is a directory; name a file in it/.test(err.message))
 })
 
 test('an access log whose output breaks later (a full disk) drops and counts lines; the proxy goes on', async () => {
@@ -119,7 +122,7 @@ test('reopen() (SIGHUP) when the path cannot be opened any more: an error naming
   renameSync(logs, `${logs}.moved`)
   assert.doesNotThrow(() => log.reopen())
   assert.equal(errors.length, 1)
-  assert.match(errors[0]!, /cannot be reopened: accessLog\.output: ".*access\.log" cannot be opened for appending \(ENOENT\).*still go to the file opened before.*SIGHUP/)
+  assert.match(errors[0]!, /cannot be reopened: accessLog\.output: ".*access\.log" cannot be opened for appending \(ENOENT: its directory ".*logs" does not exist; create it\).*still go to the file opened before.*SIGHUP/)
   log.write({ ...record, url: '/during', id: 2 })
   log.flush()
   await new Promise((resolve) => setTimeout(resolve, 50))
