@@ -249,21 +249,26 @@ sub vcl_backend_response {
   set beresp.keep = 60s;
 }
 `)
-  const proc = spawn(VARNISHD, ['-F', '-n', join(dir, 'n'), '-a', `127.0.0.1:${port}`, '-f', vcl, '-s', 'malloc,256m',
-    '-p', 'thread_pool_min=200', '-p', 'listen_depth=4096'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  return startDaemon('Varnish', VARNISHD, ['-F', '-n', join(dir, 'n'), '-a', `127.0.0.1:${port}`, '-f', vcl, '-s', 'malloc,256m',
+    '-p', 'thread_pool_min=200', '-p', 'listen_depth=4096'], dir, port)
+}
+
+/** Starts a proxy daemon whose files are in `dir`; resolves once it answers on `port`. Its stop also removes `dir`. */
+async function startDaemon(name, command, args, dir, port) {
+  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(proc)
   let out = ''
   proc.stdout.on('data', (d) => { out += d })
   proc.stderr.on('data', (d) => { out += d })
   const until = Date.now() + 20_000
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`varnishd exited: ${out}`)
+    if (proc.exitCode !== null) throw new Error(`${command} exited: ${out}`)
     if ((await get(`http://127.0.0.1:${port}/__ready`)).status) break
-    if (Date.now() > until) throw new Error(`varnishd did not answer: ${out}`)
+    if (Date.now() > until) throw new Error(`${command} did not answer: ${out}`)
     await sleep(100)
   }
   return {
-    name: 'Varnish', url: `http://127.0.0.1:${port}`,
+    name, url: `http://127.0.0.1:${port}`,
     stop: async () => { proc.kill('SIGTERM'); await new Promise((r) => proc.on('exit', r)); rmSync(dir, { recursive: true, force: true }) },
   }
 }
@@ -406,22 +411,7 @@ http {
   }
 }
 `)
-  const proc = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(proc)
-  let out = ''
-  proc.stdout.on('data', (d) => { out += d })
-  proc.stderr.on('data', (d) => { out += d })
-  const until = Date.now() + 20_000
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`nginx exited: ${out}`)
-    if ((await get(`http://127.0.0.1:${port}/__ready`)).status) break
-    if (Date.now() > until) throw new Error(`nginx did not answer: ${out}`)
-    await sleep(100)
-  }
-  return {
-    name: 'nginx', url: `http://127.0.0.1:${port}`,
-    stop: async () => { proc.kill('SIGTERM'); await new Promise((r) => proc.on('exit', r)); rmSync(dir, { recursive: true, force: true }) },
-  }
+  return startDaemon('nginx', NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf], dir, port)
 }
 
 async function main() {

@@ -122,22 +122,27 @@ test('a config reload (POST /reload, lacquer reload) reopens the access log as S
   assert.doesNotMatch(fresh, /before-rotate/)
 })
 
-test('an origin that answers with a 100 Continue nobody asked for, then its response: a 502 naming a bad response (ERR_ORIGIN_BAD_RESPONSE), not an unreachable origin', async () => {
-  // undici (the origin client) refuses an interim 100 it did not ask for; the answer must say what happened
+/** A Lacquer in front of a raw origin that answers every request with `answer` (bytes the test chooses); the status and Lacquer-Error it gives. */
+async function throughRawOrigin(answer: string, path: string): Promise<{ status: number; error: unknown }> {
   const rawOrigin = net.createServer((socket) => {
-    socket.once('data', () => socket.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: max-age=60\r\n\r\nok'))
+    socket.once('data', () => socket.write(answer))
     socket.on('error', () => {})
   })
   await new Promise<void>((resolve) => rawOrigin.listen(0, '127.0.0.1', resolve))
   const own = await startProxy({ origin: `http://127.0.0.1:${(rawOrigin.address() as net.AddressInfo).port}` })
   try {
-    const res = await request(`${own.url}/interim`)
-    assert.equal(res.status, 502)
-    assert.equal(res.headers['lacquer-error'], 'ERR_ORIGIN_BAD_RESPONSE')
+    const res = await request(`${own.url}${path}`)
+    return { status: res.status, error: res.headers['lacquer-error'] }
   } finally {
     await own.close()
     rawOrigin.close()
   }
+}
+
+test('an origin that answers with a 100 Continue nobody asked for, then its response: a 502 naming a bad response (ERR_ORIGIN_BAD_RESPONSE), not an unreachable origin', async () => {
+  // undici (the origin client) refuses an interim 100 it did not ask for; the answer must say what happened
+  const res = await throughRawOrigin('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: max-age=60\r\n\r\nok', '/interim')
+  assert.deepEqual(res, { status: 502, error: 'ERR_ORIGIN_BAD_RESPONSE' })
 })
 
 test('a client that leaves a private download midway cancels the origin request without blaming the origin: no origin error counted, no warning', async () => {
@@ -171,18 +176,6 @@ test('a client that leaves a private download midway cancels the origin request 
 })
 
 test('an origin response with two different Content-Lengths is a 502 naming a bad response (RFC 9112 §6.3), not an incomplete body', async () => {
-  const rawOrigin = net.createServer((socket) => {
-    socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!'))
-    socket.on('error', () => {})
-  })
-  await new Promise<void>((resolve) => rawOrigin.listen(0, '127.0.0.1', resolve))
-  const own = await startProxy({ origin: `http://127.0.0.1:${(rawOrigin.address() as net.AddressInfo).port}` })
-  try {
-    const res = await request(`${own.url}/two-lengths`)
-    assert.equal(res.status, 502)
-    assert.equal(res.headers['lacquer-error'], 'ERR_ORIGIN_BAD_RESPONSE')
-  } finally {
-    await own.close()
-    rawOrigin.close()
-  }
+  const res = await throughRawOrigin('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!', '/two-lengths')
+  assert.deepEqual(res, { status: 502, error: 'ERR_ORIGIN_BAD_RESPONSE' })
 })
