@@ -216,7 +216,18 @@ function deliverStream(tx: Transaction): Next | Promise<Next> {
   if (isShared) setHeader(headers, 'age', ageHeaderValue(head.freshness, Date.now()))
   // RFC 9110 §6.6.1: a recipient with a clock adds Date when the origin sent none
   if (!has(headers, 'date')) headers.push(['date', formatHttpDate(Date.now())])
-  if (isShared && canAnswerConditional(tx, head.status) && isNotModified(tx.request.headers, head.headers, head.freshness.responseAt)) {
+  // RFC 9111 §4.3.2: a lookup's fetch held the client's conditionals back, so Lacquer answers
+  // them itself (RFC 9110 §13.2.1) — also when the answer turns out to be this client's alone
+  // (private, hit-for-miss), unless it sets a cookie a 304 would not carry; a pass forwarded
+  // them and the origin has answered
+  if (canAnswerConditional(tx, head.status) && (isShared || (!tx.trace.includes('pass') && !has(headers, 'set-cookie')))
+    && isNotModified(tx.request.headers, head.headers, head.freshness.responseAt)) {
+    if (!isShared) {
+      // nobody reads this body: the origin request stops
+      const nobody: BodySink = { onData() {}, onEnd() {}, onError() {} }
+      busy.subscribe(nobody)
+      busy.unsubscribe(nobody)
+    }
     return notModified(tx, headers)
   }
   const isSynth = !tx.sink.isClosed && wantsSynth(tx, head.status, headers)

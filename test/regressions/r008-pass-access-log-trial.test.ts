@@ -179,3 +179,21 @@ test('an origin response with two different Content-Lengths is a 502 naming a ba
   const res = await throughRawOrigin('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!', '/two-lengths')
   assert.deepEqual(res, { status: 502, error: 'ERR_ORIGIN_BAD_RESPONSE' })
 })
+
+test('a client\'s If-None-Match on an uncacheable (private) page is answered 304 by Lacquer, which held it back from the origin; not when the page sets a cookie', async () => {
+  origin.on('/etag-private', (_req, res) => { res.writeHead(200, { etag: '"v1"', 'cache-control': 'private', 'content-type': 'text/plain' }); res.end('private page') })
+  origin.on('/etag-cookie', (_req, res) => { res.writeHead(200, { etag: '"v1"', 'set-cookie': 'sid=new', 'content-type': 'text/plain' }); res.end('cookie page') })
+  for (let i = 0; i < 2; i++) {
+    // the second time the key is hit-for-miss: the same answer
+    const res = await request(`${proxy.url}/etag-private`, { headers: { 'if-none-match': '"v1"' } })
+    assert.equal(res.status, 304, `request ${i}`)
+    assert.equal(res.body, '')
+    assert.equal(res.headers.etag, '"v1"')
+  }
+  const other = await request(`${proxy.url}/etag-private`, { headers: { 'if-none-match': '"v0"' } })
+  assert.equal(other.status, 200)
+  assert.equal(other.body, 'private page')
+  const cookie = await request(`${proxy.url}/etag-cookie`, { headers: { 'if-none-match': '"v1"' } })
+  assert.equal(cookie.status, 200, 'a 304 would drop the Set-Cookie')
+  assert.equal(cookie.headers['set-cookie']?.[0], 'sid=new')
+})
