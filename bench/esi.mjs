@@ -113,6 +113,9 @@ sub vcl_backend_response {
 `)
   const child = spawn(VARNISHD, ['-F', '-j', 'none', '-n', join(dir, 'n'), '-a', `127.0.0.1:${port}`, '-f', vcl, '-s', 'malloc,64m',
     '-p', 'thread_pool_min=10'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Ctrl-C or the bench runner's SIGTERM: varnishd told to stop, its temp dir removed
+  const onExit = () => { if (child.exitCode === null) child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }) }
+  process.on('exit', onExit)
   let output = ''
   child.stdout.on('data', (d) => { output += d })
   child.stderr.on('data', (d) => { output += d })
@@ -127,9 +130,12 @@ sub vcl_backend_response {
       child.kill('SIGTERM')
       await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
       rmSync(dir, { recursive: true, force: true })
+      process.off('exit', onExit)
     },
   }
 }
+
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130))
 
 const proxy = createProxy({ origin: `http://127.0.0.1:${originPort}`, listen: '127.0.0.1:0', admin: false, logLevel: 'error' })
 const { url: lacquerUrl } = await proxy.listen()

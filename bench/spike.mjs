@@ -30,19 +30,40 @@ import { fileURLToPath } from 'node:url'
 const SELF = fileURLToPath(import.meta.url)
 const ORIGIN_DELAY_MS = 200
 const MAX_AGE_S = 2
-const BURST = Number(process.env.BURST ?? 2000)
-const STEADY_CLIENTS = Number(process.env.STEADY_CLIENTS ?? 50)
-const PAGES = Number(process.env.PAGES ?? 20)
+/** A whole number from the environment, at least `min`; anything else stops the script with the variable named. */
+function envCount(name, fallback, min = 1) {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`spike: ${name}=${raw} must be a whole number of at least ${min}`)
+    process.exit(2)
+  }
+  return n
+}
+/** A comma-separated list from the environment, each item one of `known`. */
+function envList(name, known) {
+  const items = (process.env[name] || known.join(',')).split(',').map((s) => s.trim()).filter(Boolean)
+  const unknown = items.filter((item) => !known.includes(item))
+  if (unknown.length || items.length === 0) {
+    console.error(`spike: ${name}=${process.env[name]}: give one or more of ${known.join(', ')}`)
+    process.exit(2)
+  }
+  return items
+}
+const BURST = envCount('BURST', 2000)
+const STEADY_CLIENTS = envCount('STEADY_CLIENTS', 50)
+const PAGES = envCount('PAGES', 20)
 const WARM_MS = 4000
-const OUTAGE_MS = Number(process.env.OUTAGE_MS ?? 10_000)
+const OUTAGE_MS = envCount('OUTAGE_MS', 10_000, 100)
 const AFTER_MS = 6000
 const VARNISHD = '/usr/sbin/varnishd'
 const NGINX = '/usr/sbin/nginx'
-const PROXIES = (process.env.SPIKE_PROXIES ?? 'lacquer,varnish,nginx').split(',').map((s) => s.trim())
-const PARTS = (process.env.SPIKE_PARTS ?? 'burst,outage').split(',').map((s) => s.trim())
+const PROXIES = envList('SPIKE_PROXIES', ['lacquer', 'varnish', 'nginx'])
+const PARTS = envList('SPIKE_PARTS', ['burst', 'outage'])
 const COLD = process.env.COLD === '1'
 // COLD: only the proxy's first burst has no origin connection open, so one round
-const BURST_ROUNDS = COLD ? 1 : Number(process.env.BURST_ROUNDS ?? 3)
+const BURST_ROUNDS = COLD ? 1 : envCount('BURST_ROUNDS', 3)
 
 
 // ── origin process: every answer takes 200 ms; prints one line per request it receives ──────
@@ -160,7 +181,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /** Starts a process of this script; resolves when it prints `ready` (or at once). */
 const children = new Set()
-process.on('exit', () => { for (const proc of children) if (proc.exitCode === null) proc.kill('SIGKILL') })
+/** Varnish and nginx: told to stop (SIGTERM), so that their own children go with them */
+const daemons = new Set()
+/** the daemons' temp dirs not yet removed */
+const tempDirs = new Set()
+process.on('exit', () => {
+  for (const proc of children) if (proc.exitCode === null) proc.kill(daemons.has(proc) ? 'SIGTERM' : 'SIGKILL')
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
 
 function child(args, ready) {
   const proc = spawn(process.execPath, [SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -255,8 +283,10 @@ sub vcl_backend_response {
 
 /** Starts a proxy daemon whose files are in `dir`; resolves once it answers on `port`. Its stop also removes `dir`. */
 async function startDaemon(name, command, args, dir, port) {
+  tempDirs.add(dir)
   const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(proc)
+  daemons.add(proc)
   let out = ''
   proc.stdout.on('data', (d) => { out += d })
   proc.stderr.on('data', (d) => { out += d })
@@ -269,7 +299,7 @@ async function startDaemon(name, command, args, dir, port) {
   }
   return {
     name, url: `http://127.0.0.1:${port}`,
-    stop: async () => { proc.kill('SIGTERM'); await new Promise((r) => proc.on('exit', r)); rmSync(dir, { recursive: true, force: true }) },
+    stop: async () => { proc.kill('SIGTERM'); await new Promise((r) => proc.on('exit', r)); rmSync(dir, { recursive: true, force: true }); tempDirs.delete(dir) },
   }
 }
 
