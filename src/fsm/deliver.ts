@@ -12,7 +12,7 @@ import { type HeaderList, applyEdits, getAll, has, removeHeader, setHeader } fro
 import { formatHttpDate } from '../http-cache/http-date.js'
 import { resolveRange } from '../http-cache/range.js'
 import { formatCacheStatus } from '../observe/cache-status.js'
-import type { BodySink } from '../fetch/busy-entry.js'
+import type { BodySink, BusyEntry } from '../fetch/busy-entry.js'
 import { deliverEsi } from '../esi/deliver.js'
 import type { Next, Step } from './steps.js'
 import type { Transaction } from './transaction.js'
@@ -204,6 +204,13 @@ function sendPrepared(tx: Transaction, object: StoredObject, prepared: PreparedO
   return 'finish'
 }
 
+/** Tells the fetch this client will not read its body: one nobody else can use stops being fetched (BusyEntry.unsubscribe). */
+function leaveUnread(busy: BusyEntry): void {
+  const nobody: BodySink = { onData() {}, onEnd() {}, onError() {} }
+  busy.subscribe(nobody)
+  busy.unsubscribe(nobody)
+}
+
 function deliverStream(tx: Transaction): Next | Promise<Next> {
   const head = tx.head!
   const busy = tx.busy!
@@ -222,20 +229,13 @@ function deliverStream(tx: Transaction): Next | Promise<Next> {
   // them and the origin has answered
   if (canAnswerConditional(tx, head.status) && (isShared || (!tx.trace.includes('pass') && !has(headers, 'set-cookie')))
     && isNotModified(tx.request.headers, head.headers, head.freshness.responseAt)) {
-    if (!isShared) {
-      // nobody reads this body: the origin request stops
-      const nobody: BodySink = { onData() {}, onEnd() {}, onError() {} }
-      busy.subscribe(nobody)
-      busy.unsubscribe(nobody)
-    }
+    if (!isShared) leaveUnread(busy)
     return notModified(tx, headers)
   }
   const isSynth = !tx.sink.isClosed && wantsSynth(tx, head.status, headers)
   if (tx.sink.isClosed || isSynth) {
     // nobody will read this body: the client went away, or policy answers instead
-    const nobody: BodySink = { onData() {}, onEnd() {}, onError() {} }
-    busy.subscribe(nobody)
-    busy.unsubscribe(nobody)
+    leaveUnread(busy)
     return isSynth ? 'synth' : 'finish'
   }
   addProxyFields(tx, headers)

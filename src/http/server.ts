@@ -188,15 +188,11 @@ function rejectMalformed(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: 
  */
 function rejectBody(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: Socket, res: http.ServerResponse, req: http.IncomingMessage): void {
   const clientLeft = err.code === 'HPE_INVALID_EOF_STATE' || err.code === 'ECONNRESET' || !socket.writable
-  const fields = { method: req.method, url: req.url, remote: socket.remoteAddress, parser: err.code }
-  if (!bufferingBody.has(req)) {
-    ctx.log('info', clientLeft ? 'client closed the connection before its request body was whole' : 'malformed request body', fields)
-    socket.destroy()
-    return
-  }
-  if (clientLeft) {
-    ctx.log('info', 'client closed the connection before its request body was whole', fields)
-    ctx.observer.refused(499, socket.remoteAddress ?? '', req.method, req.url, req.headers.host, 0)
+  const isForwarding = !bufferingBody.has(req)
+  if (clientLeft || isForwarding) {
+    ctx.log('info', clientLeft ? 'client closed the connection before its request body was whole' : 'malformed request body',
+      { method: req.method, url: req.url, remote: socket.remoteAddress, parser: err.code })
+    if (clientLeft && !isForwarding) ctx.observer.refused(499, socket.remoteAddress ?? '', req.method, req.url, req.headers.host, 0)
     socket.destroy()
     return
   }
